@@ -1,0 +1,105 @@
+/* tidingsd / tidings configuration: `key = value` lines, `#` comments,
+ * `[sink NAME]` sections (parsed by a later issue; unknown section types are
+ * an error).  Every key, its default and its meaning: docs/configuration.md.
+ *
+ * config_load() reports the first problem as "FILE:LINE: message" in
+ * err (the caller prints it and exits with status 2). */
+#ifndef TIDINGS_CONFIG_H
+#define TIDINGS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_DEFAULT_MAILBOXES 32
+/* Hard limits on the file itself. */
+#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
+#define CONFIG_MAX_LINE_LENGTH 8192
+#define CONFIG_MAX_SINKS 64
+#define CONFIG_MAX_SINK_OPTIONS 128
+
+/* One `key = value` line inside a [sink NAME] section, kept raw: the events
+ * module validates sink options (the file's line is kept for its errors). */
+struct config_option {
+	char *key;
+	char *value;
+	unsigned int line;
+};
+
+/* One `[sink NAME]` section, in file order. */
+struct config_sink {
+	char *name;
+	unsigned int line;          /* line of the [sink NAME] header */
+	struct config_option *options;
+	size_t option_count;
+};
+
+struct config {
+	char *data_dir;            /* "./var" */
+	char *imap_listen;         /* "127.0.0.1:1143"; "" disables */
+	char *imaps_listen;        /* "127.0.0.1:1993"; "" disables */
+	char *lmtp_listen;         /* "" (the LMTP issue) */
+	char *tls_cert;            /* "" = data_dir/tls/cert.pem, self-signed on first start */
+	char *tls_key;             /* "" = data_dir/tls/key.pem */
+	char *log_level;           /* "info" */
+	char *server_name;         /* hostname used in greetings and event URIs */
+	bool allow_plaintext_auth; /* LOGIN/AUTHENTICATE without TLS; default:
+				      false, but loopback clients always may
+				      unless plaintext_auth_loopback = no */
+	bool plaintext_auth_loopback;
+
+	/* limits */
+	size_t max_line_length;          /* 65536 */
+	uint64_t max_literal_size;       /* = APPENDLIMIT, 64 MiB */
+	uint64_t max_message_size;       /* 64 MiB */
+	unsigned int max_connections;    /* 10000 */
+	unsigned int max_connections_per_ip; /* 100 */
+	unsigned int max_bad_commands;   /* 20 */
+	unsigned int auth_fail_delay_ms; /* 1000: first failure; doubles, capped at 15 s */
+	unsigned int max_auth_failures;  /* 5 then BYE */
+	unsigned int idle_timeout;       /* seconds, authenticated: 1800 (>= 30 min) */
+	unsigned int login_timeout;      /* seconds, not authenticated: 60 */
+	unsigned int output_buffer_max;  /* bytes queued to one client before it is
+					    cut off: 16 MiB */
+
+	/* mailboxes every new user gets besides INBOX: name and SPECIAL-USE */
+	char *default_mailboxes[CONFIG_MAX_DEFAULT_MAILBOXES][2];
+	size_t default_mailbox_count;
+
+	/* "demo": the user `make run` creates; "" = none */
+	char *demo_user;
+
+	char *path;                /* the file it was read from, or NULL */
+
+	/* [sink NAME] sections, raw (see struct config_sink) */
+	struct config_sink *sinks;
+	size_t sink_count;
+};
+
+/* The embedded defaults (what `make run` uses). */
+void config_init_defaults(struct config *cfg);
+/* Reads FILE over the defaults.  0, or -1 with "FILE:LINE: message" in err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t err_size);
+/* Sets one key (as from a line of the file); 0 or -1 with a message. */
+int config_set(struct config *cfg, const char *key, const char *value,
+	       char *err, size_t err_size);
+void config_free(struct config *cfg);
+
+/* Splits "host:port" / "[v6]:port"; 0 or -1. */
+int config_parse_listen(const char *value, char *host, size_t host_size,
+			int *port_r);
+/* "64M", "1G", "4096" -> bytes; 0 or -1. */
+int config_parse_size(const char *value, uint64_t *bytes_r);
+/* "yes"/"no"/"true"/"false"/"on"/"off"/"1"/"0" (any case); 0 or -1. */
+int config_parse_bool(const char *value, bool *bool_r);
+
+/* The TLS certificate and key files: tls_cert / tls_key, or
+ * data_dir/tls/cert.pem and data_dir/tls/key.pem when those are "".
+ * The result is malloc'd; free() it. */
+char *config_tls_cert_path(const struct config *cfg);
+char *config_tls_key_path(const struct config *cfg);
+
+/* The value of KEY in a sink section, or NULL when it is not there. */
+const char *config_sink_get(const struct config_sink *sink, const char *key);
+
+#endif

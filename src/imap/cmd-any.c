@@ -1,0 +1,171 @@
+/* Commands valid in any state (RFC 3501 §6.1), ID (RFC 2971), ENABLE
+ * (RFC 5161), and the command table. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap/imap-private.h"
+#include "lib/xalloc.h"
+
+static const struct imap_command commands[] = {
+	{ "APPEND", cmd_append, IMAP_CMD_LOGGED_IN },
+	{ "AUTHENTICATE", cmd_authenticate, IMAP_CMD_NOT_AUTH },
+	{ "CAPABILITY", cmd_capability, IMAP_CMD_ANY },
+	{ "CHECK", cmd_check, IMAP_CMD_SELECTED },
+	{ "CLOSE", cmd_close, IMAP_CMD_SELECTED },
+	{ "COPY", cmd_copy, IMAP_CMD_SELECTED },
+	{ "CREATE", cmd_create, IMAP_CMD_LOGGED_IN },
+	{ "DELETE", cmd_delete, IMAP_CMD_LOGGED_IN },
+	{ "ENABLE", cmd_enable, IMAP_CMD_LOGGED_IN },
+	{ "EXAMINE", cmd_examine, IMAP_CMD_LOGGED_IN },
+	{ "EXPUNGE", cmd_expunge, IMAP_CMD_SELECTED },
+	{ "FETCH", cmd_fetch, IMAP_CMD_SELECTED },
+	{ "ID", cmd_id, IMAP_CMD_ANY },
+	{ "IDLE", cmd_idle, IMAP_CMD_LOGGED_IN },
+	{ "LIST", cmd_list, IMAP_CMD_LOGGED_IN },
+	{ "LOGIN", cmd_login, IMAP_CMD_NOT_AUTH },
+	{ "LOGOUT", cmd_logout, IMAP_CMD_ANY },
+	{ "LSUB", cmd_lsub, IMAP_CMD_LOGGED_IN },
+	{ "MOVE", cmd_move, IMAP_CMD_SELECTED },
+	{ "NAMESPACE", cmd_namespace, IMAP_CMD_LOGGED_IN },
+	{ "NOOP", cmd_noop, IMAP_CMD_ANY },
+	{ "RENAME", cmd_rename, IMAP_CMD_LOGGED_IN },
+	{ "SEARCH", cmd_search, IMAP_CMD_SELECTED },
+	{ "SELECT", cmd_select, IMAP_CMD_LOGGED_IN },
+	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOT_AUTH },
+	{ "STATUS", cmd_status, IMAP_CMD_LOGGED_IN },
+	{ "STORE", cmd_store, IMAP_CMD_SELECTED },
+	{ "SUBSCRIBE", cmd_subscribe, IMAP_CMD_LOGGED_IN },
+	{ "UID", cmd_uid, IMAP_CMD_SELECTED },
+	{ "UNSELECT", cmd_unselect, IMAP_CMD_SELECTED },
+	{ "UNSUBSCRIBE", cmd_unsubscribe, IMAP_CMD_LOGGED_IN },
+};
+
+const struct imap_command *imap_command_find(const char *name)
+{
+	size_t lo = 0, hi = sizeof(commands) / sizeof(commands[0]);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcasecmp(name, commands[mid].name);
+		if (c == 0)
+			return &commands[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+bool imap_session_plaintext_ok(const struct imap_session *s)
+{
+	const struct config *cfg = s->server->cfg;
+	if (net_conn_is_tls(s->conn) || cfg->allow_plaintext_auth)
+		return true;
+	return cfg->plaintext_auth_loopback && net_conn_peer_is_loopback(s->conn);
+}
+
+void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
+{
+	strbuf_appends(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE");
+	if (s->state == IMAP_STATE_NOT_AUTHENTICATED) {
+		if (s->conn != NULL && !net_conn_is_tls(s->conn) && s->server->tls != NULL)
+			strbuf_appends(out, " STARTTLS");
+		if (s->conn != NULL && imap_session_plaintext_ok(s))
+			strbuf_appends(out, " AUTH=PLAIN");
+		else
+			strbuf_appends(out, " LOGINDISABLED");
+		return;
+	}
+	strbuf_printf(out, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
+		      " APPENDLIMIT=%llu",
+		      (unsigned long long)s->server->cfg->max_literal_size);
+}
+
+void cmd_capability(struct imap_session *s, struct imap_parsed_command *cmd)
+{
+	if (cmd->arg_count != 0) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "CAPABILITY takes no arguments");
+		return;
+	}
+	struct strbuf line = STRBUF_INIT;
+	strbuf_appends(&line, "* CAPABILITY ");
+	imap_capabilities_write(s, &line);
+	strbuf_appends(&line, "\r\n");
+	imap_session_send(s, line.s, line.len);
+	strbuf_free(&line);
+	imap_session_flush_updates(s);
+	imap_session_tagged(s, cmd->tag, "OK", NULL, "Capability completed.");
+}
+
+void cmd_noop(struct imap_session *s, struct imap_parsed_command *cmd)
+{
+	if (cmd->arg_count != 0) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "NOOP takes no arguments");
+		return;
+	}
+	imap_session_flush_updates(s);
+	imap_session_tagged(s, cmd->tag, "OK", NULL, "NOOP completed.");
+}
+
+void cmd_logout(struct imap_session *s, struct imap_parsed_command *cmd)
+{
+	if (cmd->arg_count != 0) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "LOGOUT takes no arguments");
+		return;
+	}
+	imap_session_sends(s, "* BYE Logging out\r\n");
+	imap_session_tagged(s, cmd->tag, "OK", NULL, "Logout completed.");
+	s->logged_out = true;
+	if (s->state != IMAP_STATE_NOT_AUTHENTICATED)
+		s->state = IMAP_STATE_LOGOUT;
+}
+
+void cmd_id(struct imap_session *s, struct imap_parsed_command *cmd)
+{
+	/* RFC 2971: ("key" "value" ...) or NIL; at most 30 pairs, keys at
+	 * most 30 octets, values at most 1024. */
+	if (cmd->arg_count != 1 ||
+	    (cmd->args[0].type != IMAP_ARG_NIL && cmd->args[0].type != IMAP_ARG_LIST)) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "ID takes a list or NIL");
+		return;
+	}
+	const struct imap_arg *l = &cmd->args[0];
+	if (l->type == IMAP_ARG_LIST) {
+		if (l->count % 2 != 0 || l->count > 60) {
+			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid ID parameter list");
+			return;
+		}
+		for (size_t i = 0; i < l->count; i++) {
+			const char *str;
+			size_t len;
+			if (i % 2 == 0 ? !imap_arg_string(&l->list[i], &str, &len) || len > 30
+				       : (l->list[i].type != IMAP_ARG_NIL &&
+					  (!imap_arg_string(&l->list[i], &str, &len) || len > 1024))) {
+				imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid ID parameter");
+				return;
+			}
+		}
+	}
+	imap_session_sends(s, "* ID (\"name\" \"Tidings\" \"version\" \"0.1.0\")\r\n");
+	imap_session_flush_updates(s);
+	imap_session_tagged(s, cmd->tag, "OK", NULL, "ID completed.");
+}
+
+void cmd_enable(struct imap_session *s, struct imap_parsed_command *cmd)
+{
+	/* RFC 5161: unknown capabilities are ignored; none of ours needs
+	 * enabling yet (CONDSTORE/QRESYNC/UTF8 come with their issues). */
+	if (cmd->arg_count == 0) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "ENABLE needs capability names");
+		return;
+	}
+	for (size_t i = 0; i < cmd->arg_count; i++) {
+		if (cmd->args[i].type != IMAP_ARG_ATOM) {
+			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid capability name");
+			return;
+		}
+	}
+	imap_session_sends(s, "* ENABLED\r\n");
+	imap_session_tagged(s, cmd->tag, "OK", NULL, "Enabled.");
+}

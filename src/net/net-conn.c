@@ -1,0 +1,255 @@
+#include "net/net-conn.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "lib/xalloc.h"
+
+struct net_conn {
+	struct bufferevent *bev;
+	struct net_conn_callbacks cb;
+	void *ctx;
+	bool tls;
+	bool closing;
+	char peer_ip[INET6_ADDRSTRLEN];
+	int peer_port;
+	int local_port;
+	bool loopback;
+	char tls_info[96];
+};
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct net_conn *conn = arg;
+	if (!conn->closing && conn->cb.on_read != NULL)
+		conn->cb.on_read(conn, conn->ctx);
+}
+
+static void conn_free(struct net_conn *conn)
+{
+	if (conn->bev != NULL)
+		bufferevent_free(conn->bev);
+	free(conn);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct net_conn *conn = arg;
+	if (conn->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(conn);
+		return;
+	}
+	if (conn->cb.on_drained != NULL)
+		conn->cb.on_drained(conn, conn->ctx);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct net_conn *conn = arg;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (conn->closing) {
+		conn_free(conn);
+		return;
+	}
+	const char *reason = "Connection closed";
+	if (what & BEV_EVENT_TIMEOUT)
+		reason = "Timed out";
+	else if (what & BEV_EVENT_ERROR)
+		reason = conn->tls && bufferevent_get_openssl_error(bev) != 0 ?
+			 "TLS error" : "Connection error";
+	ERR_clear_error();
+	if (conn->cb.on_close != NULL)
+		conn->cb.on_close(conn, conn->ctx, reason);
+}
+
+static void conn_setup(struct net_conn *conn)
+{
+	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+			  conn);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+}
+
+struct net_conn *net_conn_create(struct event_base *base, int fd, SSL_CTX *tls,
+				 const struct net_conn_callbacks *cb, void *ctx)
+{
+	struct net_conn *conn = xcalloc(1, sizeof(*conn));
+	conn->cb = *cb;
+	conn->ctx = ctx;
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &in->sin_addr, conn->peer_ip, sizeof(conn->peer_ip));
+			conn->peer_port = ntohs(in->sin_port);
+			conn->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &in6->sin6_addr, conn->peer_ip, sizeof(conn->peer_ip));
+			conn->peer_port = ntohs(in6->sin6_port);
+			conn->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+		} else {
+			snprintf(conn->peer_ip, sizeof(conn->peer_ip), "local");
+			conn->loopback = true;
+		}
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			conn->local_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			conn->local_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	evutil_make_socket_nonblocking(fd);
+
+	if (tls != NULL) {
+		SSL *ssl = SSL_new(tls);
+		if (ssl == NULL) {
+			close(fd);
+			free(conn);
+			return NULL;
+		}
+		conn->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+			BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		conn->tls = true;
+	} else {
+		conn->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (conn->bev == NULL) {
+		close(fd);
+		free(conn);
+		return NULL;
+	}
+	if (conn->tls)
+		bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+	conn_setup(conn);
+	return conn;
+}
+
+void net_conn_destroy(struct net_conn **connp)
+{
+	struct net_conn *conn = *connp;
+	if (conn == NULL)
+		return;
+	*connp = NULL;
+	conn_free(conn);
+}
+
+void net_conn_close_after_flush(struct net_conn **connp)
+{
+	struct net_conn *conn = *connp;
+	if (conn == NULL)
+		return;
+	*connp = NULL;
+	conn->closing = true;
+	bufferevent_disable(conn->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0) {
+		conn_free(conn);
+		return;
+	}
+	/* A peer that does not read gets a few seconds, no more. */
+	struct timeval tv = { 10, 0 };
+	bufferevent_set_timeouts(conn->bev, NULL, &tv);
+}
+
+struct evbuffer *net_conn_input(struct net_conn *conn)
+{
+	return bufferevent_get_input(conn->bev);
+}
+
+void net_conn_write(struct net_conn *conn, const void *data, size_t len)
+{
+	bufferevent_write(conn->bev, data, len);
+}
+
+void net_conn_writes(struct net_conn *conn, const char *s)
+{
+	bufferevent_write(conn->bev, s, strlen(s));
+}
+
+size_t net_conn_output_pending(struct net_conn *conn)
+{
+	return evbuffer_get_length(bufferevent_get_output(conn->bev));
+}
+
+void net_conn_set_reading(struct net_conn *conn, bool on)
+{
+	if (on)
+		bufferevent_enable(conn->bev, EV_READ);
+	else
+		bufferevent_disable(conn->bev, EV_READ);
+}
+
+int net_conn_starttls(struct net_conn *conn, SSL_CTX *tls)
+{
+	if (conn->tls)
+		return -1;
+	SSL *ssl = SSL_new(tls);
+	if (ssl == NULL)
+		return -1;
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	struct bufferevent *filtered = bufferevent_openssl_filter_new(
+		bufferevent_get_base(conn->bev), conn->bev, ssl,
+		BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (filtered == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(filtered, 1);
+	conn->bev = filtered;
+	conn->tls = true;
+	conn_setup(conn);
+	return 0;
+}
+
+bool net_conn_is_tls(const struct net_conn *conn)
+{
+	return conn->tls;
+}
+
+const char *net_conn_tls_info(struct net_conn *conn)
+{
+	if (!conn->tls)
+		return "";
+	SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
+	if (ssl == NULL)
+		return "";
+	snprintf(conn->tls_info, sizeof(conn->tls_info), "%s %s",
+		 SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	return conn->tls_info;
+}
+
+const char *net_conn_peer_ip(const struct net_conn *conn)
+{
+	return conn->peer_ip;
+}
+
+int net_conn_peer_port(const struct net_conn *conn)
+{
+	return conn->peer_port;
+}
+
+int net_conn_local_port(const struct net_conn *conn)
+{
+	return conn->local_port;
+}
+
+bool net_conn_peer_is_loopback(const struct net_conn *conn)
+{
+	return conn->loopback;
+}

@@ -1,0 +1,298 @@
+/* The store: users, mailboxes, messages, flags, modseqs, subscriptions and the
+ * RFC 5423 event outbox.
+ *
+ * Every mutating call runs in one database transaction that also appends the
+ * RFC 5423 event(s) the change means to the outbox (see events/event-types.h).
+ * A call returns 0 only after that transaction is durable (SQLite WAL with
+ * synchronous=FULL; message bodies are written to their own file and fsynced,
+ * together with their directory, before the row naming them commits).
+ *
+ * Errors: every call that can fail returns 0 on success and -1 on failure,
+ * filling *err with a code (mapped to IMAP response codes by the front ends)
+ * and a message that is safe to show to the user.  Internal detail goes to the
+ * log, not into err->msg.
+ *
+ * The store is used from one thread at a time per `struct store` handle.
+ * Several processes (tidingsd and the tidings CLI) may open the same data_dir
+ * at once; their changes are seen by each other through the outbox.
+ *
+ * Mailbox names are UTF-8 with '/' as the hierarchy delimiter.  "INBOX" is
+ * matched case-insensitively and always stored as "INBOX".
+ */
+#ifndef TIDINGS_STORE_H
+#define TIDINGS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+
+enum store_error_code {
+	STORE_OK = 0,
+	STORE_ERR_NONEXISTENT,   /* no such user, mailbox or message */
+	STORE_ERR_ALREADYEXISTS, /* name taken */
+	STORE_ERR_NOPERM,        /* not allowed (e.g. deleting INBOX) */
+	STORE_ERR_CANNOT,        /* a name or operation the store cannot do */
+	STORE_ERR_HASCHILDREN,   /* RFC 3501 DELETE of \Noselect with children */
+	STORE_ERR_OVERQUOTA,
+	STORE_ERR_TOOBIG,        /* message over the size limit */
+	STORE_ERR_LIMIT,         /* some other configured limit */
+	STORE_ERR_EXPUNGED,      /* some requested messages no longer exist */
+	STORE_ERR_BUSY,          /* database locked too long; try again */
+	STORE_ERR_INTERNAL,      /* disk or database failure: see the log */
+};
+
+struct store_error {
+	enum store_error_code code;
+	char msg[256];
+};
+
+/* System flags as a bitmask.  \Recent is per session and never stored. */
+enum store_flag {
+	STORE_FLAG_SEEN = 1u << 0,
+	STORE_FLAG_ANSWERED = 1u << 1,
+	STORE_FLAG_FLAGGED = 1u << 2,
+	STORE_FLAG_DELETED = 1u << 3,
+	STORE_FLAG_DRAFT = 1u << 4,
+};
+#define STORE_FLAG_ALL 0x1fu
+
+/* "\Seen" -> STORE_FLAG_SEEN (case-insensitive); 0 when not a system flag. */
+uint32_t store_flag_from_name(const char *name);
+/* STORE_FLAG_SEEN -> "\Seen"; exactly one bit must be set. */
+const char *store_flag_name(uint32_t flag);
+
+/* Who makes a change: carried into the events' parameters (RFC 5423 §5:
+ * service, clientIP, clientPort, serverPort, ...) and into the outbox's
+ * origin column, which lets a session recognise its own changes. */
+struct store_actor {
+	const char *service;     /* "imap", "cli", "lmtp", "pop3", "expiry" */
+	const char *user;        /* authorization identity, or NULL */
+	const char *admin;       /* authentication identity when it differs, or NULL */
+	const char *client_ip;   /* or NULL */
+	int client_port;         /* 0 if none */
+	int server_port;         /* 0 if none */
+	uint64_t origin;         /* session id within this process, 0 if none */
+};
+
+struct store_options {
+	/* The mailboxes every new user gets besides INBOX, each with its
+	 * SPECIAL-USE attribute (RFC 6154), e.g. {"Drafts", "\\Drafts"}. */
+	const char *const (*default_mailboxes)[2];
+	size_t default_mailbox_count;
+	/* Largest message accepted by append/copy (bytes); 0 = no limit. */
+	uint64_t max_message_size;
+	/* Name used in RFC 5092 IMAP URLs in events (uri, mailboxID). */
+	const char *server_fqdn;
+};
+
+/* Open (creating when needed) the store under data_dir: data_dir/index.db
+ * and data_dir/mail/.  Schema creation and migration happen here. */
+int store_open(const char *data_dir, const struct store_options *opts,
+	       struct store **store_r, struct store_error *err);
+void store_close(struct store **store);
+
+/* ---- users ---- */
+
+struct store_user {
+	int64_t id;
+	char name[256];
+	char password_hash[256]; /* argon2id encoded string */
+};
+
+/* Creates the user with INBOX and the default mailboxes (MailboxCreate for
+ * each).  ALREADYEXISTS when the name is taken. */
+int store_user_create(struct store *store, const struct store_actor *actor,
+		      const char *name, const char *password_hash,
+		      struct store_error *err);
+int store_user_set_password(struct store *store, const char *name,
+			    const char *password_hash, struct store_error *err);
+/* Deletes the user, all its mailboxes (MailboxDelete for each), messages and
+ * their body files. */
+int store_user_delete(struct store *store, const struct store_actor *actor,
+		      const char *name, struct store_error *err);
+/* NONEXISTENT when there is no such user. */
+int store_user_lookup(struct store *store, const char *name,
+		      struct store_user *user_r, struct store_error *err);
+/* Calls cb for each user in name order; stops early when cb returns non-zero. */
+int store_user_foreach(struct store *store,
+		       int (*cb)(const struct store_user *user, void *ctx),
+		       void *ctx, struct store_error *err);
+
+/* ---- mailboxes ---- */
+
+struct store_mailbox {
+	int64_t id;
+	int64_t user_id;
+	char name[1024];          /* UTF-8, '/' delimited */
+	char special_use[32];     /* "\\Sent" etc. or "" */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;   /* RFC 7162; starts at 1, grows with every change */
+	uint32_t messages;
+	uint32_t unseen;
+	uint32_t recent_uid;      /* highest UID already claimed as \Recent */
+	bool noselect;            /* kept only as the parent of others */
+};
+
+/* All mailboxes of a user, sorted by name.  *list_r is malloc'd; free() it. */
+int store_mailbox_list(struct store *store, int64_t user_id,
+		       struct store_mailbox **list_r, size_t *count_r,
+		       struct store_error *err);
+int store_mailbox_get(struct store *store, int64_t user_id, const char *name,
+		      struct store_mailbox *mailbox_r, struct store_error *err);
+int store_mailbox_get_by_id(struct store *store, int64_t mailbox_id,
+			    struct store_mailbox *mailbox_r,
+			    struct store_error *err);
+/* Creates the mailbox (and any missing parents, RFC 3501 §6.3.3).  A new
+ * mailbox always gets a UIDVALIDITY never used before for that name. */
+int store_mailbox_create(struct store *store, const struct store_actor *actor,
+			 int64_t user_id, const char *name,
+			 const char *special_use, struct store_error *err);
+/* Deletes the mailbox and its messages.  INBOX cannot be deleted (NOPERM).
+ * RFC 3501 §6.3.4: a mailbox that has children loses its messages and stays
+ * as a \Noselect name; deleting a \Noselect mailbox that has children fails
+ * with HASCHILDREN; a \Noselect mailbox without children is removed. */
+int store_mailbox_delete(struct store *store, const struct store_actor *actor,
+			 int64_t user_id, const char *name,
+			 struct store_error *err);
+/* Renames the mailbox and its whole hierarchy.  Renaming INBOX moves its
+ * messages into a new mailbox and leaves INBOX empty (RFC 3501 §6.3.5). */
+int store_mailbox_rename(struct store *store, const struct store_actor *actor,
+			 int64_t user_id, const char *old_name,
+			 const char *new_name, struct store_error *err);
+
+/* Subscriptions are by name and may name mailboxes that do not exist. */
+int store_subscription_set(struct store *store,
+			   const struct store_actor *actor, int64_t user_id,
+			   const char *name, bool subscribed,
+			   struct store_error *err);
+/* Sorted names; free each and the array with store_strings_free(). */
+int store_subscription_list(struct store *store, int64_t user_id,
+			    char ***names_r, size_t *count_r,
+			    struct store_error *err);
+void store_strings_free(char **names, size_t count);
+
+/* Keywords ever used in the mailbox (for the FLAGS response). */
+int store_mailbox_keywords(struct store *store, int64_t mailbox_id,
+			   char ***names_r, size_t *count_r,
+			   struct store_error *err);
+
+/* Atomically claims the messages with UID > mailbox.recent_uid as \Recent
+ * for the caller: *first_uid_r is the lowest UID now recent for the caller
+ * (or uidnext when none).  RFC 3501 §2.3.2: only one session sees \Recent. */
+int store_mailbox_claim_recent(struct store *store, int64_t mailbox_id,
+			       uint32_t *first_uid_r, struct store_error *err);
+
+/* ---- messages ---- */
+
+struct store_message {
+	uint32_t uid;
+	uint32_t flags;          /* enum store_flag bits */
+	char *keywords;          /* space-separated, "" when none; owned by list */
+	uint64_t modseq;
+	int64_t internaldate;    /* seconds since the epoch */
+	int tz_offset;           /* minutes east of UTC of internaldate */
+	uint64_t size;           /* RFC822.SIZE */
+	int64_t body_id;
+};
+
+struct store_message_list {
+	struct store_message *msgs;
+	size_t count;
+};
+void store_message_list_free(struct store_message_list *list);
+
+/* Messages with uid_lo <= UID <= uid_hi in UID order. */
+int store_message_range(struct store *store, int64_t mailbox_id,
+			uint32_t uid_lo, uint32_t uid_hi,
+			struct store_message_list *list_r,
+			struct store_error *err);
+
+/* The message's full RFC 5322 text, mapped read-only. */
+struct store_body {
+	const char *data;
+	size_t len;
+	void *priv_;
+};
+int store_body_open(struct store *store, int64_t body_id,
+		    struct store_body *body_r, struct store_error *err);
+void store_body_close(struct store_body *body);
+
+/* Appends one message (MessageAppend).  flags/keywords as in store_message.
+ * keywords may be NULL.  Returns the new UID and the mailbox UIDVALIDITY
+ * (for UIDPLUS APPENDUID). */
+int store_message_append(struct store *store, const struct store_actor *actor,
+			 int64_t mailbox_id, const char *data, size_t len,
+			 uint32_t flags, const char *keywords,
+			 int64_t internaldate, int tz_offset,
+			 uint32_t *uid_r, uint32_t *uidvalidity_r,
+			 struct store_error *err);
+
+enum store_flag_op { STORE_FLAGS_REPLACE, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+/* Changes flags of the given UIDs (ascending; UIDs that no longer exist are
+ * skipped).  Emits FlagsSet / FlagsClear with flagNames and the uidset of the
+ * messages whose flags really changed; each changed message gets a new
+ * modseq.  *changed_r (may be NULL) receives those UIDs, malloc'd. */
+int store_message_flags(struct store *store, const struct store_actor *actor,
+			int64_t mailbox_id, const uint32_t *uids, size_t count,
+			enum store_flag_op op, uint32_t flags,
+			const char *keywords, uint32_t **changed_r,
+			size_t *changed_count_r, struct store_error *err);
+
+/* Expunges the given UIDs (or, when uids == NULL, every message with
+ * \Deleted).  Emits one MessageExpunge with the uidset.  *expunged_r (may be
+ * NULL) receives the expunged UIDs, ascending, malloc'd. */
+int store_message_expunge(struct store *store, const struct store_actor *actor,
+			  int64_t mailbox_id, const uint32_t *uids,
+			  size_t count, uint32_t **expunged_r,
+			  size_t *expunged_count_r, struct store_error *err);
+
+/* Copies (or moves: copy + expunge of the sources in the same transaction)
+ * the given UIDs into dst.  Emits MessageAppend for the target and, for a
+ * move, MessageExpunge for the source.  Returns source and destination UIDs
+ * in matching order (UIDPLUS COPYUID) and the destination UIDVALIDITY. */
+int store_message_copy(struct store *store, const struct store_actor *actor,
+		       int64_t src_mailbox_id, const uint32_t *uids,
+		       size_t count, int64_t dst_mailbox_id, bool move,
+		       uint32_t **src_uids_r, uint32_t **dst_uids_r,
+		       size_t *copied_r, uint32_t *dst_uidvalidity_r,
+		       struct store_error *err);
+
+/* ---- access events that change nothing else ---- */
+
+/* Login / Logout (RFC 5423 §4.4) through the outbox. */
+int store_event_login(struct store *store, const struct store_actor *actor,
+		      struct store_error *err);
+int store_event_logout(struct store *store, const struct store_actor *actor,
+		       struct store_error *err);
+
+/* ---- the outbox ---- */
+
+struct store_outbox_event {
+	int64_t seq;
+	const char *type;     /* RFC 5423 name, e.g. "MessageAppend" */
+	int64_t user_id;      /* 0 if none */
+	int64_t mailbox_id;   /* 0 if none */
+	uint64_t origin;      /* the actor's origin when it was this process */
+	int origin_pid;       /* pid of the process that made the change */
+	const char *json;     /* the RFC 5423 parameters as a JSON object,
+			       * including "event"; without "seq" */
+};
+
+/* Highest seq in the outbox (0 when empty). */
+int store_outbox_last_seq(struct store *store, int64_t *seq_r,
+			  struct store_error *err);
+/* Calls cb for each event with seq > after_seq, in order, at most limit.
+ * Pointers in the event are valid during the callback only. */
+int store_outbox_read(struct store *store, int64_t after_seq, size_t limit,
+		      void (*cb)(const struct store_outbox_event *ev, void *ctx),
+		      void *ctx, struct store_error *err);
+/* A number that changes whenever another connection (another process)
+ * commits to the database (PRAGMA data_version): cheap to poll. */
+int store_data_version(struct store *store, int64_t *version_r);
+
+#endif
