@@ -275,6 +275,15 @@ backtrack:
 	return *p == '\0';
 }
 
+/* list-mailbox (RFC 3501 §9): an atom that may hold '%' and '*', or a string. */
+static bool list_pattern_arg(const struct imap_arg *arg, const char **str_r)
+{
+	size_t len;
+	if (imap_arg_string(arg, str_r, &len))
+		return strlen(*str_r) == len;
+	return imap_arg_atom(arg, str_r);
+}
+
 static bool list_match(const char *pattern, const char *name)
 {
 	/* INBOX matches case-insensitively: the pattern was normalised by
@@ -397,7 +406,7 @@ static void list_common(struct imap_session *s, struct imap_parsed_command *cmd,
 
 	if (npatterns == 1) {
 		const char *p;
-		if (!imap_arg_astring(&patterns[0], &p, &len)) {
+		if (!list_pattern_arg(&patterns[0], &p)) {
 			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid mailbox pattern");
 			goto out;
 		}
@@ -419,7 +428,7 @@ static void list_common(struct imap_session *s, struct imap_parsed_command *cmd,
 	if (lsub) {
 		for (size_t pi = 0; pi < npatterns; pi++) {
 			const char *p;
-			if (!imap_arg_astring(&patterns[pi], &p, &len))
+			if (!list_pattern_arg(&patterns[pi], &p))
 				continue;
 			strbuf_reset(&pat);
 			strbuf_append(&pat, ref.s, ref.len);
@@ -442,7 +451,7 @@ static void list_common(struct imap_session *s, struct imap_parsed_command *cmd,
 		bool *sent = xcalloc(nboxes + 1, sizeof(bool));
 		for (size_t pi = 0; pi < npatterns; pi++) {
 			const char *p;
-			if (!imap_arg_astring(&patterns[pi], &p, &len)) {
+			if (!list_pattern_arg(&patterns[pi], &p)) {
 				free(sent);
 				imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid mailbox pattern");
 				goto out;

@@ -97,6 +97,10 @@ void imap_reader_reset(struct imap_reader *reader);
 void imap_reader_skip_literal(struct imap_reader *reader, uint64_t size);
 /* True when the reader holds a partly-read command. */
 bool imap_reader_busy(const struct imap_reader *reader);
+/* LITERAL- (RFC 7888 §5): a non-synchronising literal over max (4096
+ * there) gives LITERAL_TOO_BIG too.  Default: no limit beyond
+ * max_literal. */
+void imap_reader_set_nonsync_limit(struct imap_reader *reader, uint64_t max);
 
 /* Single-line mode (AUTHENTICATE continuations, IDLE's DONE): the next line
  * is returned whole (without CRLF) by imap_reader_line(), with no literal
@@ -153,10 +157,12 @@ struct imap_parser_limits {
  *
  * Grammar notes: strict single spaces between arguments and no space
  * before CRLF or inside "( " / " )".  Atoms are ATOM-CHARs plus ']', '%',
- * '*', a leading '\' (\Seen, \*), and a '[' that has a matching ']' on
+ * '*', a leading '\' (\Seen, \*).  After BODY, BODY.PEEK, BINARY,
+ * BINARY.PEEK or BINARY.SIZE (any case), a '[' that has a matching ']' on
  * the same line (outside quoted strings) takes everything up to it
  * (spaces, parens, quoted strings) into the atom: BODY[HEADER.FIELDS (A
- * B)]<0.100> is one atom.  The atom NIL (any case) is IMAP_ARG_NIL (str is
+ * B)]<0.100> is one atom.  Elsewhere '[' is a plain ATOM-CHAR ("a[b c]" is
+ * two atoms).  The atom NIL (any case) is IMAP_ARG_NIL (str is
  * still set).  Quoted strings allow only \" and \\ escapes and no CR, LF or
  * NUL (8-bit bytes are kept, for UTF8=ACCEPT).  A plain literal may not
  * contain NUL (CHAR8); literal8 may.  A missing final CRLF is accepted.

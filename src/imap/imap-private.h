@@ -73,6 +73,7 @@ struct imap_fetch_job {
 	uint32_t *uids;     /* the UIDs to send, ascending */
 	size_t count;
 	size_t next;
+	size_t vanished;    /* requested messages no longer in the store */
 };
 
 struct imap_session {
@@ -191,6 +192,11 @@ int imap_view_resolve(const struct imap_view *v, const char *set, bool uid_set,
 /* Message sequence number of uid, 0 when not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 bool imap_view_is_recent(const struct imap_view *v, uint32_t uid);
+
+/* A flag list "(\Seen kw)" -> system flag bits and space-separated
+ * keywords.  \Recent and unknown system flags are refused.  0 / -1. */
+int imap_flags_parse(const struct imap_arg *list, uint32_t *flags_r,
+		     struct strbuf *keywords, const char **error_r);
 
 /* ---- mailbox names ---- */
 

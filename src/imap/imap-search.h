@@ -71,4 +71,12 @@ bool imap_search_match(const struct imap_search *search,
 		       const struct imap_search_context *ctx,
 		       const struct imap_search_message *msg);
 
+/* Decides what it can without the message text (msg->data is not looked
+ * at): 1 matches, 0 does not, -1 the text is needed, so that a caller can
+ * skip loading the bodies of messages that cheap keys (flags, sets, sizes,
+ * INTERNALDATE) already rule out, then call imap_search_match(). */
+int imap_search_match_without_text(const struct imap_search *search,
+				   const struct imap_search_context *ctx,
+				   const struct imap_search_message *msg);
+
 #endif

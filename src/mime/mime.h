@@ -20,6 +20,10 @@
 #include "lib/strbuf.h"
 
 #define MIME_MAX_DEPTH 64
+/* At most this many parts per message (every multipart child and every
+ * encapsulated message counts); further boundary delimiters are taken as
+ * body text, as Dovecot's max_total_mime_parts does. */
+#define MIME_MAX_PARTS 10000
 
 struct mime_param {
 	char *name;   /* lowercased; RFC 2231 continuations joined */

@@ -123,6 +123,17 @@ int store_user_foreach(struct store *store,
 
 /* ---- mailboxes ---- */
 
+/* Longest mailbox name in bytes (struct store_mailbox.name holds it). */
+#define STORE_MAILBOX_NAME_MAX 1000
+
+/* Checks a mailbox name as the store does and writes its canonical form to
+ * out: "inbox/Foo" -> "INBOX/Foo".  Refused (CANNOT): empty, longer than
+ * STORE_MAILBOX_NAME_MAX, invalid UTF-8, control characters, '*' or '%',
+ * an empty hierarchy level ("a//b", "/a", "a/"), more than 64 levels. */
+int store_mailbox_name_normalize(const char *name,
+				 char out[STORE_MAILBOX_NAME_MAX + 1],
+				 struct store_error *err);
+
 struct store_mailbox {
 	int64_t id;
 	int64_t user_id;

@@ -1,0 +1,95 @@
+/* APPEND (RFC 3501 §6.3.11) with UIDPLUS (RFC 4315) APPENDUID and
+ * APPENDLIMIT (RFC 7889). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "imap/imap-private.h"
+#include "lib/xalloc.h"
+
+void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
+{
+	struct strbuf name = STRBUF_INIT, keywords = STRBUF_INIT;
+	struct store_error err;
+	uint32_t flags = 0;
+	int64_t internaldate = (int64_t)time(NULL);
+	int tz_offset;
+	const char *str;
+	size_t len, i = 1;
+
+	/* The local zone's offset for "now". */
+	struct tm tm;
+	time_t now = (time_t)internaldate;
+	localtime_r(&now, &tm);
+	tz_offset = (int)(tm.tm_gmtoff / 60);
+
+	if (cmd->arg_count < 2) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "APPEND needs a mailbox and a message");
+		return;
+	}
+	if (!imap_arg_astring(&cmd->args[0], &str, &len) || strlen(str) != len) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid mailbox name");
+		return;
+	}
+	if (imap_mailbox_from_client(str, &name) < 0) {
+		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox name is not valid modified UTF-7");
+		goto out;
+	}
+	if (i < cmd->arg_count && cmd->args[i].type == IMAP_ARG_LIST) {
+		const char *error;
+		if (imap_flags_parse(&cmd->args[i], &flags, &keywords, &error) < 0) {
+			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", error);
+			goto out;
+		}
+		i++;
+	}
+	if (i < cmd->arg_count && cmd->args[i].type == IMAP_ARG_QUOTED) {
+		if (imap_datetime_parse(cmd->args[i].str, &internaldate, &tz_offset) < 0) {
+			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid date-time");
+			goto out;
+		}
+		i++;
+	}
+	if (i + 1 != cmd->arg_count || cmd->args[i].type != IMAP_ARG_LITERAL) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG",
+				    i + 1 < cmd->arg_count ? "MULTIAPPEND is not supported" :
+				    "APPEND needs the message as a literal");
+		goto out;
+	}
+	const struct imap_arg *msg = &cmd->args[i];
+	if (msg->len == 0) {
+		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Cannot append an empty message");
+		goto out;
+	}
+	if (s->server->cfg->max_message_size > 0 && msg->len > s->server->cfg->max_message_size) {
+		imap_session_tagged(s, cmd->tag, "NO", "TOOBIG", "Message too big");
+		goto out;
+	}
+	struct store_mailbox mb;
+	if (store_mailbox_get(s->server->store, s->user.id, name.s, &mb, &err) < 0) {
+		if (err.code == STORE_ERR_NONEXISTENT)
+			imap_session_tagged(s, cmd->tag, "NO", "TRYCREATE", "Mailbox does not exist");
+		else
+			imap_session_store_error(s, cmd->tag, &err);
+		goto out;
+	}
+	if (mb.noselect) {
+		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox cannot hold messages");
+		goto out;
+	}
+	uint32_t uid = 0, uidvalidity = 0;
+	int rc = store_message_append(s->server->store, &s->actor, mb.id, msg->str, msg->len,
+				      flags, keywords.len ? keywords.s : NULL,
+				      internaldate, tz_offset, &uid, &uidvalidity, &err);
+	imap_server_changed(s->server);
+	if (rc < 0) {
+		imap_session_store_error(s, cmd->tag, &err);
+		goto out;
+	}
+	char code[64];
+	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
+	imap_session_ok(s, cmd->tag, code, "Append completed.");
+out:
+	strbuf_free(&name);
+	strbuf_free(&keywords);
+}
