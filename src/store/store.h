@@ -283,6 +283,44 @@ int store_event_logout(struct store *store, const struct store_actor *actor,
 
 /* ---- the outbox ---- */
 
+/* What the calls above write (RFC 5423 §4; parameter names as in §5).
+ * Every event: event, timestamp (RFC 3339, local offset), then its own
+ * parameters, then service, user, admin (when it differs from user),
+ * clientIP, clientPort, serverPort (what the actor has), serverFQDN, pid,
+ * process.  URLs are RFC 5092 with the owner as user:
+ * imap://owner@fqdn/Mail%20box;UIDVALIDITY=n[/;UID=u].
+ *
+ *   user_create       MailboxCreate for INBOX and each default mailbox
+ *   user_delete       MailboxDelete for each mailbox, children first
+ *   mailbox_create    MailboxCreate for each missing parent, then the
+ *                     mailbox: uri, mailboxID, uidnext,
+ *                     vnd.tidings.specialUse (when it has one)
+ *   mailbox_delete    MailboxDelete: uri, mailboxID
+ *   mailbox_rename    MailboxCreate for each missing parent of the new
+ *                     name, then MailboxRename: uri and mailboxID (new
+ *                     name), oldMailboxID.  Renaming INBOX adds a
+ *                     MessageAppend (new mailbox) and a MessageExpunge
+ *                     (INBOX) when INBOX had messages.
+ *   subscription_set  MailboxSubscribe / MailboxUnSubscribe when the list
+ *                     changed: uri, mailboxID (without UIDVALIDITY when
+ *                     no such selectable mailbox exists)
+ *   message_append    MessageAppend: uri (the message), mailboxID,
+ *                     uidset, uidnext, modseq, messageSize, messages,
+ *                     flagNames (when any)
+ *   message_copy      MessageAppend on the target (uri is the message
+ *                     when one, else the mailbox; messageSize and
+ *                     flagNames only for one message); a move adds
+ *                     MessageExpunge on the source
+ *   message_expunge   MessageExpunge: uri, mailboxID, uidset, uidnext,
+ *                     modseq, messages
+ *   message_flags     FlagsSet (flags added) and/or FlagsClear (flags
+ *                     removed): uri, mailboxID, uidset, modseq, flagNames
+ *   event_login/out   Login / Logout: uri (imap://user@fqdn/)
+ *
+ * flagNames is a JSON array; modseq, uidnext, messages, messageSize, pid
+ * and the ports are JSON numbers.  The outbox row's mailbox_id is the
+ * mailbox concerned (for a rename, the renamed mailbox; for a Login, 0). */
+
 struct store_outbox_event {
 	int64_t seq;
 	const char *type;     /* RFC 5423 name, e.g. "MessageAppend" */

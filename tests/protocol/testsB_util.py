@@ -4,6 +4,7 @@ IMAP response data into Python values, APPEND with flags and date-time,
 and helpers to apply EXPUNGE responses to a model of the mailbox.
 """
 import re
+import socket
 import time
 
 from conftest import TIMEOUT
@@ -351,7 +352,10 @@ def wait_for(c, pattern, timeout=TIMEOUT):
         left = timeout - (time.monotonic() - start)
         if left <= 0:
             raise AssertionError(f"no {pattern!r} within {timeout}s; got {others!r}")
-        r = read_response(c, left)
+        try:
+            r = read_response(c, left)
+        except (socket.timeout, TimeoutError):
+            raise AssertionError(f"no {pattern!r} within {timeout}s; got {others!r}") from None
         if rx.search(r):
             return r, others, time.monotonic() - start
         others.append(r)
