@@ -1,4 +1,4 @@
-/* tidings mailbox list NAME */
+/* tidings mailbox list|create|delete|rename */
 #include "cli/cli.h"
 
 #include "lib/strbuf.h"
@@ -144,9 +144,92 @@ static int cli_mailbox_list(struct cli *cli, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* The user and mailbox names of a verb that changes a mailbox, checked
+ * before the store is opened; then the store and the user. */
+static int cli_mailbox_prepare(struct cli *cli, const char *user_name,
+			       const char *const *names, size_t count,
+			       struct store_user *user_r)
+{
+	if (!cli_user_name_ok(user_name))
+		return CLI_EXIT_FAIL;
+	for (size_t i = 0; i < count; i++) {
+		if (!cli_mailbox_name_ok(names[i]))
+			return CLI_EXIT_FAIL;
+	}
+	int ret = cli_store_open(cli, false);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	return cli_user_find(cli, user_name, user_r);
+}
+
+static int cli_mailbox_create(struct cli *cli, char **argv)
+{
+	const char *user_name = argv[0], *name = argv[1];
+	struct store_user user;
+	int ret = cli_mailbox_prepare(cli, user_name, (const char *const *)&argv[1],
+				      1, &user);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	/* Missing parents are created too (RFC 3501 §6.3.3), each with its
+	 * own MailboxCreate event. */
+	if (store_mailbox_create(cli->store, &cli->actor, user.id, name, NULL,
+				 &err) < 0)
+		return cli_mailbox_fail("create", user_name, name, &err);
+	return CLI_EXIT_OK;
+}
+
+static int cli_mailbox_delete(struct cli *cli, char **argv)
+{
+	const char *user_name = argv[0], *name = argv[1];
+	struct store_user user;
+	int ret = cli_mailbox_prepare(cli, user_name, (const char *const *)&argv[1],
+				      1, &user);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	if (store_mailbox_delete(cli->store, &cli->actor, user.id, name,
+				 &err) < 0)
+		return cli_mailbox_fail("delete", user_name, name, &err);
+	return CLI_EXIT_OK;
+}
+
+static int cli_mailbox_rename(struct cli *cli, char **argv)
+{
+	const char *user_name = argv[0], *from = argv[1], *to = argv[2];
+	struct store_user user;
+	int ret = cli_mailbox_prepare(cli, user_name, (const char *const *)&argv[1],
+				      2, &user);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	if (store_mailbox_rename(cli->store, &cli->actor, user.id, from, to,
+				 &err) < 0) {
+		/* "already exists" is about the new name, anything else
+		 * about the old one. */
+		if (err.code == STORE_ERR_ALREADYEXISTS)
+			return cli_mailbox_fail("rename", user_name, to, &err);
+		return cli_mailbox_fail("rename", user_name, from, &err);
+	}
+	return CLI_EXIT_OK;
+}
+
 const struct cli_command cli_mailbox_commands[] = {
 	{ "mailbox", "list", "NAME", 1,
-	  "list a user's mailboxes with their counters", cli_mailbox_list },
+	  "list a user's mailboxes with their counters", cli_mailbox_list,
+	  0, NULL },
+	{ "mailbox", "create", "USER NAME", 2,
+	  "create a mailbox (and any missing parents)", cli_mailbox_create,
+	  0, NULL },
+	{ "mailbox", "delete", "USER NAME", 2,
+	  "delete a mailbox with its messages", cli_mailbox_delete,
+	  0, NULL },
+	{ "mailbox", "rename", "USER OLD NEW", 3,
+	  "rename a mailbox with the mailboxes below it", cli_mailbox_rename,
+	  0, NULL },
 };
 const size_t cli_mailbox_command_count =
 	sizeof(cli_mailbox_commands) / sizeof(cli_mailbox_commands[0]);

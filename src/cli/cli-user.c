@@ -278,12 +278,14 @@ static int cli_user_list(struct cli *cli, char **argv)
 const struct cli_command cli_user_commands[] = {
 	{ "user", "add", "NAME", 1,
 	  "create a user with INBOX and the default mailboxes",
-	  cli_user_add },
+	  cli_user_add, 0, NULL },
 	{ "user", "passwd", "NAME", 1,
-	  "set a user's password", cli_user_passwd },
+	  "set a user's password", cli_user_passwd, 0, NULL },
 	{ "user", "del", "NAME", 1,
-	  "delete a user with all mailboxes and messages", cli_user_del },
-	{ "user", "list", "", 0, "list the users, one per line", cli_user_list },
+	  "delete a user with all mailboxes and messages", cli_user_del,
+	  0, NULL },
+	{ "user", "list", "", 0, "list the users, one per line", cli_user_list,
+	  0, NULL },
 };
 const size_t cli_user_command_count =
 	sizeof(cli_user_commands) / sizeof(cli_user_commands[0]);

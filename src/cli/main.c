@@ -1,5 +1,6 @@
 /* tidings: options, `help`, configuration and dispatch to the verbs in
- * cli-user.c and cli-mailbox.c.  docs/cli.md is the reference. */
+ * cli-user.c, cli-mailbox.c and cli-message.c.  docs/cli.md is the
+ * reference. */
 #include "cli/cli.h"
 
 #include "lib/log.h"
@@ -72,12 +73,66 @@ bool cli_user_name_ok(const char *name)
 	return true;
 }
 
+bool cli_mailbox_name_ok(const char *name)
+{
+	char canon[STORE_MAILBOX_NAME_MAX + 1];
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	if (store_mailbox_name_normalize(name, canon, &err) == 0)
+		return true;
+	char safe[CLI_SAFE_NAME_MAX];
+	cli_fail("invalid mailbox name '%s': %s",
+		 cli_safe_name(name, safe, sizeof(safe)),
+		 err.msg[0] != '\0' ? err.msg : "refused by the store");
+	return false;
+}
+
+int cli_user_find(struct cli *cli, const char *name, struct store_user *user_r)
+{
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	if (store_user_lookup(cli->store, name, user_r, &err) == 0)
+		return CLI_EXIT_OK;
+	char safe[CLI_SAFE_NAME_MAX];
+	cli_safe_name(name, safe, sizeof(safe));
+	if (err.code == STORE_ERR_NONEXISTENT)
+		return cli_fail("no such user '%s'", safe);
+	return cli_fail("cannot look up user '%s': %s", safe,
+			err.msg[0] != '\0' ? err.msg : "unknown error");
+}
+
+int cli_mailbox_fail(const char *what, const char *user, const char *mailbox,
+		     const struct store_error *err)
+{
+	char safe_user[CLI_SAFE_NAME_MAX], safe_mailbox[CLI_SAFE_NAME_MAX];
+	cli_safe_name(user, safe_user, sizeof(safe_user));
+	cli_safe_name(mailbox, safe_mailbox, sizeof(safe_mailbox));
+	const char *msg = err->msg[0] != '\0' ? err->msg : "unknown error";
+	switch (err->code) {
+	case STORE_ERR_NONEXISTENT:
+		return cli_fail("mailbox '%s' does not exist for user '%s'",
+				safe_mailbox, safe_user);
+	case STORE_ERR_ALREADYEXISTS:
+		return cli_fail("mailbox '%s' already exists for user '%s'",
+				safe_mailbox, safe_user);
+	case STORE_ERR_HASCHILDREN:
+		/* RFC 3501 §6.3.4: a \Noselect name with inferiors stays. */
+		return cli_fail("cannot %s mailbox '%s' of user '%s': it holds "
+				"no messages and has child mailboxes; delete "
+				"those first", what, safe_mailbox, safe_user);
+	default:
+		return cli_fail("cannot %s mailbox '%s' of user '%s': %s", what,
+				safe_mailbox, safe_user, msg);
+	}
+}
+
 static const struct {
 	const struct cli_command *commands;
 	const size_t *count;
 } cli_tables[] = {
 	{ cli_user_commands, &cli_user_command_count },
 	{ cli_mailbox_commands, &cli_mailbox_command_count },
+	{ cli_message_commands, &cli_message_command_count },
 };
 #define CLI_TABLE_COUNT (sizeof(cli_tables) / sizeof(cli_tables[0]))
 
@@ -93,10 +148,15 @@ static void cli_help(FILE *f)
 	for (size_t t = 0; t < CLI_TABLE_COUNT; t++) {
 		for (size_t i = 0; i < *cli_tables[t].count; i++) {
 			const struct cli_command *c = &cli_tables[t].commands[i];
-			char left[64];
+			char left[128];
 			snprintf(left, sizeof(left), "%s %s %s", c->noun,
 				 c->verb, c->args);
-			fprintf(f, "  %-22s %s\n", left, c->summary);
+			/* A long synopsis gets its own line. */
+			if (strlen(left) > 22)
+				fprintf(f, "  %s\n  %-22s %s\n", left, "",
+					c->summary);
+			else
+				fprintf(f, "  %-22s %s\n", left, c->summary);
 		}
 	}
 	fputs("  help                   this text\n"
@@ -108,6 +168,11 @@ static void cli_help(FILE *f)
 	      "\n"
 	      "Passwords are read from standard input: one line, without its\n"
 	      "line ending (asked twice, without echo, on a terminal).\n"
+	      "\n"
+	      "message append reads the message (RFC 5322, stored byte for byte)\n"
+	      "from FILE or, without FILE or with '-', standard input, and prints\n"
+	      "its UID.  FLAGS is one argument: system flags and keywords\n"
+	      "separated by blanks, e.g. --flags '\\Seen $Label'.\n"
 	      "\n"
 	      "Exit status: 0 done, 1 failed, 2 usage or configuration error.\n",
 	      f);
@@ -225,6 +290,48 @@ static void cli_noun_usage(const char *noun)
 	fputs(" ...; try 'tidings help'\n", stderr);
 }
 
+/* The options of verb CMD from ARGV[*I] on, up to its first argument or
+ * "--": "--name VALUE" or "--name=VALUE", each at most once.  Verbs without
+ * options take none, so that their arguments may start with '-'.
+ * CLI_EXIT_OK, or CLI_EXIT_USAGE after the hint. */
+static int cli_verb_options(const struct cli_command *cmd, int argc,
+			    char **argv, int *i, const char **values)
+{
+	if (cmd->options == NULL)
+		return CLI_EXIT_OK;
+	while (*i < argc) {
+		const char *a = argv[*i];
+		/* "-" alone is an argument: standard input. */
+		if (a[0] != '-' || a[1] == '\0' || strcmp(a, "--") == 0)
+			break;
+		size_t k;
+		size_t nlen = strcspn(a, "=");
+		for (k = 0; cmd->options[k] != NULL && k < CLI_OPTIONS_MAX; k++) {
+			if (strlen(cmd->options[k]) == nlen &&
+			    strncmp(cmd->options[k], a, nlen) == 0)
+				break;
+		}
+		if (k >= CLI_OPTIONS_MAX || cmd->options[k] == NULL) {
+			char safe[CLI_SAFE_NAME_MAX];
+			return cli_usage("unknown option '%s' for %s %s",
+					 cli_safe_name(a, safe, sizeof(safe)),
+					 cmd->noun, cmd->verb);
+		}
+		if (values[k] != NULL)
+			return cli_usage("option %s given twice", cmd->options[k]);
+		if (a[nlen] == '=') {
+			values[k] = a + nlen + 1;
+		} else {
+			if (*i + 1 >= argc)
+				return cli_usage("option %s needs a value",
+						 cmd->options[k]);
+			values[k] = argv[++*i];
+		}
+		++*i;
+	}
+	return CLI_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -279,15 +386,21 @@ int main(int argc, char **argv)
 		cli_noun_usage(noun);
 		return CLI_EXIT_USAGE;
 	}
-	/* Names after the verb are never options, but "--" there is what
-	 * people type out of habit before a name that starts with '-'. */
-	if (i < argc && strcmp(argv[i], "--") == 0)
-		i++;
-	if (argc - i != cmd->argc)
-		return cli_usage_for(cmd);
-
 	struct cli cli;
 	memset(&cli, 0, sizeof(cli));
+	int ret = cli_verb_options(cmd, argc, argv, &i, cli.option_values);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	/* Names after the verb are never options (but those of the verb
+	 * itself, which come first), yet "--" there is what people type out
+	 * of habit before a name that starts with '-'. */
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
+	int max = cmd->argc_max > cmd->argc ? cmd->argc_max : cmd->argc;
+	if (argc - i < cmd->argc || argc - i > max)
+		return cli_usage_for(cmd);
+	cli.argc = argc - i;
+
 	config_init_defaults(&cli.cfg);
 	if (config_path != NULL) {
 		char err[512];
@@ -302,7 +415,7 @@ int main(int argc, char **argv)
 		log_set_level(level);
 	cli_actor_init(&cli);
 
-	int ret = cmd->run(&cli, argv + i);
+	ret = cmd->run(&cli, argv + i);
 
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		cli_fail("cannot write the output: %s", strerror(errno));

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth-worker.h"
 #include "auth/auth.h"
 #include "imap/imap-private.h"
 #include "lib/log.h"
@@ -93,6 +94,31 @@ void imap_session_logged_in(struct imap_session *s, const struct store_user *u,
 	strbuf_free(&line);
 }
 
+static void auth_job_done(struct auth_job *job)
+{
+	struct imap_session *s = job->ctx;
+	if (s == NULL) {
+		/* The session went away while its password was checked. */
+		auth_job_free(job);
+		return;
+	}
+	s->auth_job = NULL;
+	s->mode = IMAP_INPUT_COMMAND;
+	struct store_user u;
+	struct store_error err;
+	if (!job->ok) {
+		imap_session_auth_failed(s, job->tag, "Authentication failed.");
+	} else if (store_user_lookup(s->server->store, job->user, &u, &err) < 0) {
+		/* Deleted while we were checking. */
+		imap_session_auth_failed(s, job->tag, "Authentication failed.");
+	} else {
+		imap_session_logged_in(s, &u, job->tag, NULL);
+	}
+	auth_job_free(job);
+	if (s->mode == IMAP_INPUT_COMMAND)
+		imap_session_resume(s);
+}
+
 static void auth_check(struct imap_session *s, const char *tag,
 		       const char *authzid, const char *user, const char *password)
 {
@@ -103,20 +129,23 @@ static void auth_check(struct imap_session *s, const char *tag,
 		imap_session_auth_failed(s, tag, "Authorization identity not permitted");
 		return;
 	}
-	if (store_user_lookup(s->server->store, user, &u, &err) < 0) {
-		if (err.code != STORE_ERR_NONEXISTENT) {
-			imap_session_store_error(s, tag, &err);
-			return;
-		}
-		/* Same delay as a wrong password: don't reveal which. */
-		imap_session_auth_failed(s, tag, "Authentication failed.");
+	bool known = store_user_lookup(s->server->store, user, &u, &err) == 0;
+	if (!known && err.code != STORE_ERR_NONEXISTENT) {
+		imap_session_store_error(s, tag, &err);
 		return;
 	}
-	if (!auth_password_verify(u.password_hash, password)) {
-		imap_session_auth_failed(s, tag, "Authentication failed.");
-		return;
-	}
-	imap_session_logged_in(s, &u, tag, NULL);
+	/* argon2id runs on a worker thread; an unknown user costs the same
+	 * time as a wrong password, so the answer reveals nothing. */
+	struct auth_job *job = xcalloc(1, sizeof(*job));
+	job->encoded = xstrdup(known ? u.password_hash : "");
+	job->password = xstrdup(password);
+	job->tag = xstrdup(tag);
+	job->user = xstrdup(user);
+	job->done = auth_job_done;
+	job->ctx = s;
+	s->auth_job = job;
+	s->mode = IMAP_INPUT_PAUSED;
+	auth_worker_submit(s->server->auth_worker, job);
 }
 
 void cmd_login(struct imap_session *s, struct imap_parsed_command *cmd)

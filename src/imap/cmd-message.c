@@ -395,6 +395,10 @@ static void do_fetch(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 		return;
 	}
+	/* A UID command may carry EXPUNGE responses (RFC 3501 §7.4.1): send
+	 * what is queued first, so UIDs expunged elsewhere are not asked for. */
+	if (uid)
+		imap_session_flush_updates(s);
 	job->tag = xstrdup(tag);
 	job->uid_command = uid;
 	job->uids = uids;

@@ -35,8 +35,10 @@ struct imap_fetch_item {
 	uint32_t partial_offset;
 	uint32_t partial_length;
 	char *section_text;           /* the section as the client spelt it
-				       * (normalised to upper case), e.g.
-				       * "1.2.HEADER.FIELDS (FROM TO)" */
+				       * (normalised: keywords upper case,
+				       * single spaces, header field names
+				       * as given), e.g.
+				       * "1.2.HEADER.FIELDS (FROM To)" */
 };
 
 struct imap_fetch_request {

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "auth/auth-worker.h"
 #include "config/config.h"
 #include "events/event-pump.h"
 #include "imap/imap-fetch.h"
@@ -101,6 +102,7 @@ struct imap_session {
 	unsigned int auth_failures;
 	struct event *delay_event;
 	char *delayed_reply;        /* auth failure reply written after delay */
+	struct auth_job *auth_job;  /* password check in progress */
 
 	bool logged_out;
 	bool closing;
@@ -137,6 +139,8 @@ struct imap_server {
 	struct imap_session *by_mailbox[IMAP_MAILBOX_BUCKETS];
 
 	struct event *tick_event;
+	struct auth_worker *auth_worker;
+	struct event *auth_event;
 	struct event *reap_event;
 	struct imap_session *reap_list;
 	struct event *poll_event;

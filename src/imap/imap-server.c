@@ -289,6 +289,8 @@ static void session_destroy(struct imap_session *s)
 			log_warn("imap: Logout event for %s: %s", s->user.name, err.msg);
 		imap_server_changed(srv);
 	}
+	if (s->auth_job != NULL)
+		s->auth_job->ctx = NULL;
 	imap_session_unselect(s);
 	lru_unlink(srv, s);
 	if (s->all_prev != NULL)
@@ -590,6 +592,12 @@ void imap_server_changed(struct imap_server *srv)
 
 /* ---- timers ---- */
 
+static void server_auth_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_server *srv = arg;
+	auth_worker_collect(srv->auth_worker);
+}
+
 static void server_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct imap_server *srv = arg;
@@ -643,6 +651,10 @@ struct imap_server *imap_server_create(struct event_base *base,
 	srv->poll_event = event_new(base, -1, EV_PERSIST, server_poll, srv);
 	event_add(srv->poll_event, &poll_tv);
 	srv->reap_event = event_new(base, -1, 0, server_reap, srv);
+	srv->auth_worker = auth_worker_create(2);
+	srv->auth_event = event_new(base, auth_worker_fd(srv->auth_worker),
+				    EV_READ | EV_PERSIST, server_auth_done, srv);
+	event_add(srv->auth_event, NULL);
 	struct timeval tick_tv = { 1, 0 };
 	srv->tick_event = event_new(base, -1, EV_PERSIST, server_tick, srv);
 	event_add(srv->tick_event, &tick_tv);
@@ -700,6 +712,8 @@ void imap_server_destroy(struct imap_server **srvp)
 		net_listener_destroy(&e->listener);
 		free(e);
 	}
+	event_free(srv->auth_event);
+	auth_worker_destroy(&srv->auth_worker);
 	event_free(srv->poll_event);
 	event_free(srv->tick_event);
 	event_pump_destroy(&srv->pump);

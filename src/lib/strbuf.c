@@ -1,5 +1,6 @@
 #include "lib/strbuf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +15,11 @@ void strbuf_grow(struct strbuf *sb, size_t extra)
 	size_t cap = sb->cap ? sb->cap : 64;
 	while (cap < need)
 		cap *= 2;
+	bool fresh = sb->s == NULL;
 	sb->s = xrealloc(sb->s, cap);
 	sb->cap = cap;
+	if (fresh)
+		sb->s[0] = '\0';
 }
 
 void strbuf_append(struct strbuf *sb, const void *data, size_t len)
@@ -76,8 +80,10 @@ void strbuf_free(struct strbuf *sb)
 
 char *strbuf_detach(struct strbuf *sb, size_t *len_r)
 {
-	if (sb->s == NULL)
+	if (sb->s == NULL) {
 		strbuf_grow(sb, 0);
+		sb->s[0] = '\0';
+	}
 	char *s = sb->s;
 	if (len_r != NULL)
 		*len_r = sb->len;

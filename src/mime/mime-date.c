@@ -69,7 +69,9 @@ static size_t read_word(struct date_cursor *c, char *buf, size_t size)
 	while (is_alpha(*c->s)) {
 		if (n + 1 < size) {
 			char ch = *c->s;
-			buf[n++] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+			if (ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch - 'A' + 'a');
+			buf[n++] = ch;
 		}
 		c->s++;
 	}

@@ -57,7 +57,7 @@ void mime_utf8_sanitize(const char *in, size_t len, struct strbuf *out)
 	const unsigned char *s = (const unsigned char *)in;
 	size_t run = 0, i = 0;
 
-	strbuf_grow(out, len);
+	mime_strbuf_reserve(out, len);
 	while (i < len) {
 		size_t n = utf8_seq_len(s + i, len - i);
 		if (n > 0) {
@@ -136,7 +136,8 @@ void mime_charset_to_utf8(const char *charset, size_t charset_len,
 		return;
 	}
 	const char *iconv_name = name;
-	for (size_t i = 0; i < sizeof(charset_aliases) / sizeof(charset_aliases[0]); i++) {
+	size_t alias_count = sizeof(charset_aliases) / sizeof(charset_aliases[0]);
+	for (size_t i = 0; i < alias_count; i++) {
 		if (strcmp(name, charset_aliases[i].name) == 0) {
 			iconv_name = charset_aliases[i].iconv_name;
 			break;
@@ -152,7 +153,7 @@ void mime_charset_to_utf8(const char *charset, size_t charset_len,
 	size_t il = len;
 	size_t want = il * 2 + 64;
 	while (il > 0) {
-		strbuf_grow(out, want);
+		mime_strbuf_reserve(out, want);
 		char *ob = out->s + out->len;
 		size_t ol = out->cap - out->len - 1;
 		size_t r = iconv(cd, &ib, &il, &ob, &ol);
@@ -173,7 +174,7 @@ void mime_charset_to_utf8(const char *charset, size_t charset_len,
 		iconv(cd, NULL, NULL, NULL, NULL);
 	}
 	/* Return a stateful encoding (ISO-2022-JP) to its initial state. */
-	strbuf_grow(out, 64);
+	mime_strbuf_reserve(out, 64);
 	char *ob = out->s + out->len;
 	size_t ol = out->cap - out->len - 1;
 	if (iconv(cd, NULL, NULL, &ob, &ol) != (size_t)-1) {
@@ -207,7 +208,7 @@ static void base64_decode(const char *in, size_t len, struct strbuf *out)
 	uint32_t acc = 0;
 	unsigned int bits = 0;
 
-	strbuf_grow(out, len / 4 * 3 + 3);
+	mime_strbuf_reserve(out, len / 4 * 3 + 3);
 	for (size_t i = 0; i < len; i++) {
 		int v = base64_value((unsigned char)in[i]);
 		if (v < 0) {
@@ -243,7 +244,7 @@ static void qp_decode(const char *in, size_t len, struct strbuf *out)
 {
 	size_t i = 0;
 
-	strbuf_grow(out, len);
+	mime_strbuf_reserve(out, len);
 	while (i < len) {
 		char c = in[i];
 		if (c == '=') {

@@ -38,7 +38,7 @@ void mime_imap_string_write(struct strbuf *out, const char *s, size_t len)
 		}
 		return;
 	}
-	strbuf_grow(out, len + 2);
+	mime_strbuf_reserve(out, len + 2);
 	strbuf_appendc(out, '"');
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '\0')

@@ -17,7 +17,9 @@ static size_t line_end(const char *data, size_t pos, size_t end)
 }
 
 /* RFC 5322 §2.2: field-name = 1*ftext (printable ASCII but colon); the
- * obsolete syntax (§4.5.8) allows whitespace before the colon. */
+ * obsolete syntax (§4.5.8) allows whitespace before the colon.  8-bit
+ * bytes are tolerated in names, as deployed parsers do, so that one odd
+ * field does not turn the rest of the header into body. */
 size_t mime_field_name_len(const char *data, size_t pos, size_t end,
 			   size_t *colon_r)
 {
@@ -25,7 +27,7 @@ size_t mime_field_name_len(const char *data, size_t pos, size_t end,
 
 	while (i < end) {
 		unsigned char c = (unsigned char)data[i];
-		if (c <= 32 || c >= 127 || c == ':')
+		if (c <= 32 || c == 127 || c == ':')
 			break;
 		i++;
 	}
@@ -96,7 +98,7 @@ void mime_field_value(const char *data, const struct mime_field *f,
 		end--;
 	/* Unfolding (RFC 5322 §2.2.3) removes the CRLF before the WSP that
 	 * starts a continuation line, keeping the WSP itself. */
-	strbuf_grow(out, end - i);
+	mime_strbuf_reserve(out, end - i);
 	while (i < end) {
 		const char *nl = memchr(data + i, '\n', end - i);
 		size_t seg_end = nl == NULL ? end : (size_t)(nl - data);

@@ -400,7 +400,7 @@ static void params_parse(struct lex *lx, struct mime_param **params_r,
 		if (param_group_value(raw + i, j - i, &v)) {
 			out[out_count].param.name = xmemdupz(raw[i].name,
 							     raw[i].base_len);
-			out[out_count].param.value = strbuf_detach(&v, NULL);
+			out[out_count].param.value = mime_strbuf_take(&v);
 			out[out_count].order = order;
 			out_count++;
 		}
@@ -547,17 +547,17 @@ static void field_process(struct parser *p, struct node *n,
 	} else if (mime_field_name_is(d, &sub, "id")) {
 		if (n->part.content_id == NULL) {
 			mime_field_value(d, f, &v);
-			n->part.content_id = strbuf_detach(&v, NULL);
+			n->part.content_id = mime_strbuf_take(&v);
 		}
 	} else if (mime_field_name_is(d, &sub, "description")) {
 		if (n->part.content_description == NULL) {
 			mime_field_value(d, f, &v);
-			n->part.content_description = strbuf_detach(&v, NULL);
+			n->part.content_description = mime_strbuf_take(&v);
 		}
 	} else if (mime_field_name_is(d, &sub, "md5")) {
 		if (n->part.content_md5 == NULL) {
 			mime_field_value(d, f, &v);
-			n->part.content_md5 = strbuf_detach(&v, NULL);
+			n->part.content_md5 = mime_strbuf_take(&v);
 		}
 	} else if (mime_field_name_is(d, &sub, "disposition")) {
 		if (n->part.disposition == NULL) {
@@ -572,7 +572,7 @@ static void field_process(struct parser *p, struct node *n,
 	} else if (mime_field_name_is(d, &sub, "location")) {
 		if (n->part.location == NULL) {
 			mime_field_value(d, f, &v);
-			n->part.location = strbuf_detach(&v, NULL);
+			n->part.location = mime_strbuf_take(&v);
 		}
 	}
 	strbuf_free(&v);
@@ -882,7 +882,7 @@ struct mime_message *mime_parse(const char *data, size_t len)
 				/* Nothing can end the part but the end. */
 				const char *s = p->data + p->pos;
 				const char *e = p->data + p->len;
-				while ((s = memchr(s, '\n', (size_t)(e - s))) != NULL) {
+				while ((s = memchr(s, '\n', (size_t)(e - s)))) {
 					p->line++;
 					s++;
 				}

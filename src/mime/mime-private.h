@@ -50,6 +50,20 @@ void mime_charset_to_utf8(const char *charset, size_t charset_len,
 /* Copies UTF-8, replacing invalid sequences with U+FFFD. */
 void mime_utf8_sanitize(const char *in, size_t len, struct strbuf *out);
 
+/* strbuf_grow() alone leaves a never-written buffer unterminated; these
+ * reserve or detach and always leave a NUL-terminated string. */
+static inline void mime_strbuf_reserve(struct strbuf *sb, size_t extra)
+{
+	strbuf_grow(sb, extra);
+	strbuf_append(sb, "", 0);
+}
+
+static inline char *mime_strbuf_take(struct strbuf *sb)
+{
+	strbuf_append(sb, "", 0);
+	return strbuf_detach(sb, NULL);
+}
+
 bool mime_part_is_multipart(const struct mime_part *part);
 /* message/rfc822 or message/global whose body was parsed as a message. */
 bool mime_part_is_message(const struct mime_part *part);

@@ -15,7 +15,9 @@ static const struct mime_part *section_part_find(const struct mime_message *msg,
 {
 	const struct mime_part *container = &msg->root, *cur = NULL;
 
-	for (size_t i = 0; i < sec->part_count && i < MIME_MAX_DEPTH; i++) {
+	if (sec->part_count > MIME_MAX_DEPTH)
+		return NULL;
+	for (size_t i = 0; i < sec->part_count; i++) {
 		uint32_t n = sec->parts[i];
 		if (container == NULL || n == 0)
 			return NULL;
@@ -122,6 +124,9 @@ int mime_section_fetch(const struct mime_message *msg,
 			return 0;
 		switch (section->kind) {
 		case MIME_SECTION_ALL:
+			/* BODY[n] is the part's body without its MIME
+			 * header; for a single-part message BODY[1] is the
+			 * message body and BODY[1.MIME] its whole header. */
 			range_append(msg, part->body_start, part->body_end, out);
 			return 0;
 		case MIME_SECTION_MIME:

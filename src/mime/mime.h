@@ -79,7 +79,10 @@ void mime_message_free(struct mime_message **msg);
  * list, appended to out. */
 void mime_envelope_write(const struct mime_message *msg,
 			 const struct mime_part *top, struct strbuf *out);
-/* IMAP BODY (extended == false) or BODYSTRUCTURE (extended == true). */
+/* IMAP BODY (extended == false) or BODYSTRUCTURE (extended == true).
+ * Type, subtype, parameter names, encoding and disposition type are
+ * written in upper case ("TEXT" "PLAIN" ("CHARSET" "utf-8") ... "7BIT"),
+ * values as they appear in the message. */
 void mime_bodystructure_write(const struct mime_message *msg,
 			      const struct mime_part *part, bool extended,
 			      struct strbuf *out);

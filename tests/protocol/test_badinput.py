@@ -115,8 +115,9 @@ def test_invalid_sequence_set(selected, seqset):
 
 
 def test_msn_beyond_exists(selected):
-    # one message: sequence number 2 does not exist (RFC 9051 §6.4.5 / RFC 3501:
-    # a message sequence number beyond EXISTS is a client error)
+    # one message: sequence number 2 does not exist; RFC 9051 §9 (seq-number):
+    # "The server should respond with a tagged BAD response to a command that
+    # uses a message sequence number greater than the number of messages"
     bad(selected, "A", b"A FETCH 2 FLAGS\r\n")
     noop_ok(selected)
     bad(selected, "B", b"B STORE 5 +FLAGS (\\Seen)\r\n")

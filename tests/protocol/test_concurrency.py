@@ -309,7 +309,6 @@ def test_cli_user_add_does_not_disturb_idle(server):
         close_all([a, b])
 
 
-@pytest.mark.xfail(reason="CLI has no message append verb yet", strict=True)
 def test_idle_push_from_cli_message_append(server):
     a, b = sessions(server, 2)
     try:

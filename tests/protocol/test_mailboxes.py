@@ -211,6 +211,46 @@ def test_rename_inbox_keeps_children(client):
     assert "INBOX" in boxes and "saved" in boxes
 
 
+def test_rename_selected_inbox_expunges_in_session(client):
+    for i in range(2):
+        append_message(client, "INBOX", simple_message(f"m{i}"))
+    untagged, _ = select(client, "INBOX")
+    assert "* 2 EXISTS" in untagged
+    untagged, tagged = client.command("R1", "RENAME INBOX moved")
+    assert tagged.startswith("R1 OK"), tagged
+    # the session's view of INBOX is now empty: both messages expunged
+    noop_ok(client)
+    _, tagged = client.command("F1", "FETCH 1 (FLAGS)")
+    assert tagged.startswith("F1 BAD"), tagged  # no message 1 any more
+    assert status(client, "moved")["MESSAGES"] == 2
+
+
+@pytest.mark.xfail(reason="server bug: RENAME of the session's own selected mailbox gets "
+                   "'* BYE Selected mailbox was deleted or renamed' and no tagged OK, "
+                   "although the rename is done", strict=True)
+def test_rename_own_selected_mailbox_answers(client):
+    ok(client, "C1", "CREATE x")
+    select(client, "x")
+    client.send(b"R1 RENAME x y\r\n")
+    line = client.readline()
+    while line.startswith("* ") and not line.startswith("* BYE"):
+        line = client.readline()
+    assert line.startswith("R1 OK"), line
+
+
+@pytest.mark.xfail(reason="server bug: DELETE of the session's own selected mailbox gets "
+                   "'* BYE Selected mailbox was deleted or renamed' and no tagged OK, "
+                   "although the mailbox is deleted", strict=True)
+def test_delete_own_selected_mailbox_answers(client):
+    ok(client, "C1", "CREATE x")
+    select(client, "x")
+    client.send(b"D1 DELETE x\r\n")
+    line = client.readline()
+    while line.startswith("* ") and not line.startswith("* BYE"):
+        line = client.readline()
+    assert line.startswith("D1 OK"), line
+
+
 def test_rename_onto_existing(client):
     ok(client, "C1", "CREATE one")
     ok(client, "C2", "CREATE two")

@@ -132,6 +132,36 @@ def test_login_wrong_password_and_unknown_user_same_answer(server):
         c.close()
 
 
+def test_login_with_literals_and_escapes(server_factory):
+    srv = server_factory(users=(("alice", 'p"w\\x y'),))
+    c = srv.raw()
+    try:
+        # quoted string with escapes: \" and \\ (RFC 3501 §4.3)
+        _, tagged = c.command("L1", 'LOGIN alice "p\\"w\\\\x y"')
+        assert tagged.startswith("L1 OK"), tagged
+    finally:
+        c.close()
+    c = srv.raw()
+    try:
+        # synchronising literals
+        c.send("L2 LOGIN {5}\r\n")
+        assert c.readline().startswith("+")
+        c.send('alice {7}\r\n')
+        assert c.readline().startswith("+")
+        c.send('p"w\\x y\r\n')
+        _, tagged = c.until_tagged("L2")
+        assert tagged.startswith("L2 OK"), tagged
+    finally:
+        c.close()
+    c = srv.raw()
+    try:
+        # LITERAL+ (RFC 7888)
+        _, tagged = c.command("L3", 'LOGIN {5+}\r\nalice {7+}\r\np"w\\x y')
+        assert tagged.startswith("L3 OK"), tagged
+    finally:
+        c.close()
+
+
 def test_authenticate_plain_sasl_ir(server):
     c = server.raw()
     try:
@@ -161,6 +191,27 @@ def test_authenticate_plain_with_continuation(server):
         _, tagged = c.until_tagged("A1")
         assert tagged.startswith("A1 OK"), tagged
         select(c, "INBOX")
+    finally:
+        c.close()
+
+
+def test_authenticate_plain_variants(server):
+    c = server.raw()
+    try:
+        # unknown mechanism
+        _, tagged = c.command("A1", "AUTHENTICATE X-UNKNOWN")
+        assert tagged.startswith("A1 NO"), tagged
+        # invalid base64 / not a PLAIN message
+        _, tagged = c.command("A2", "AUTHENTICATE PLAIN !!!notbase64")
+        assert tagged.startswith("A2 BAD") or tagged.startswith("A2 NO"), tagged
+        # an authorization identity other than the user is not granted
+        _, tagged = c.command("A3", "AUTHENTICATE PLAIN " +
+                              sasl_plain("alice", "secret-pw", authzid="bob"))
+        assert tagged.startswith("A3 NO"), tagged
+        # the same identity as the user is fine; mechanism name in any case
+        _, tagged = c.command("A4", "AUTHENTICATE plain " +
+                              sasl_plain("alice", "secret-pw", authzid="alice"))
+        assert tagged.startswith("A4 OK"), tagged
     finally:
         c.close()
 
@@ -518,6 +569,8 @@ def test_sigterm_says_bye_to_every_session_and_exits_0(server):
     b = server.raw()  # not authenticated
     s = new_login(server, "bob", "bob-pw")
     select(s, "INBOX")
+    s.send("I1 IDLE\r\n")
+    assert s.readline().startswith("+")
     try:
         server.stop()  # SIGTERM; asserts exit status 0
         for c in (a, b, s):
@@ -542,22 +595,29 @@ def test_sigint_exits_0(server):
 
 
 def test_login_timeout(server_factory):
-    srv = server_factory("login_timeout = 1")
+    # The server measures silence in whole seconds (checked once a second),
+    # so a client silent for 0.3 s may count as silent for 1 s: with
+    # login_timeout = 2 a client that talks every ~0.3 s is safely alive.
+    srv = server_factory("login_timeout = 2")
     idle = srv.raw()
     busy = srv.raw()
     authed = new_login(srv)
     try:
         # a client that says nothing before login is logged out, one that
         # keeps talking is not (the timer counts silence)
-        deadline = time.monotonic() + 3
+        t0 = time.monotonic()
         n = 0
         got = []
-        while time.monotonic() < deadline:
+        while time.monotonic() < t0 + 6 and (not got or time.monotonic() < t0 + 3.5):
             noop_ok(busy, f"B{n}")
             n += 1
-            if not got and not idle.expect_nothing(0.3):
+            if not got and not idle.expect_nothing(0.25):
                 got.append(idle.readline(timeout=1))
+                got.append(time.monotonic() - t0)
+            elif got:
+                time.sleep(0.25)
         assert got and got[0].startswith("* BYE"), got
+        assert 0.9 <= got[1] <= 4, got
         assert is_closed(idle, 5)
         # the authenticated one has idle_timeout (>= 30 min), not login_timeout
         noop_ok(authed)

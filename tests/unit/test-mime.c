@@ -541,6 +541,34 @@ static void test_boundary_prefix(void **state)
 	mime_message_free(&m);
 }
 
+static void test_empty_values(void **state)
+{
+	/* Empty fields: empty strings, never garbage. */
+	struct mime_message *m = parse(
+		"Subject:\r\nContent-Location:   \r\nContent-ID:\r\n"
+		"Content-Description:\r\nContent-MD5:\r\nContent-Language:\r\n"
+		"Content-Transfer-Encoding:\r\nContent-Disposition:\r\n\r\n");
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_true(mime_header_raw(m, &m->root, "subject", &sb));
+	assert_string_equal(strbuf_str(&sb), "");
+	strbuf_free(&sb);
+	assert_true(mime_header_decoded(m, &m->root, "subject", &sb));
+	assert_string_equal(strbuf_str(&sb), "");
+	strbuf_free(&sb);
+	assert_string_equal(m->root.location, "");
+	assert_string_equal(m->root.content_id, "");
+	assert_null(m->root.encoding);
+	assert_null(m->root.disposition);
+	assert_int_equal(m->root.language_count, 0);
+	assert_bodystructure(m, true,
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") \"\" \"\" \"7BIT\" 0 0"
+		" \"\" NIL NIL \"\")");
+	assert_envelope("Subject:\r\nFrom:\r\nSender: \r\nMessage-ID:\r\n\r\n",
+			"(NIL \"\" NIL NIL NIL NIL NIL NIL NIL \"\")");
+	mime_message_free(&m);
+}
+
 static void test_missing_mime_version(void **state)
 {
 	/* Like deployed servers, Content-Type counts without MIME-Version. */
@@ -590,6 +618,12 @@ static void test_empty_and_headerless(void **state)
 	assert_int_equal(m->root.header_end, 0);
 	assert_int_equal(m->root.body_start, 0);
 	assert_int_equal(m->root.body_lines, 2);
+	mime_message_free(&m);
+
+	/* 8-bit bytes in a field name do not end the header. */
+	m = parse("X-T\xC3\xA9st: 1\r\nSubject: s\r\n\r\nbody");
+	assert_int_equal(m->root.header_end, 26);
+	assert_section(m, "", MIME_SECTION_TEXT, "body");
 	mime_message_free(&m);
 
 	/* A header ended by a non-field line. */
@@ -1087,6 +1121,7 @@ int main(void)
 		cmocka_unit_test(test_content_type_syntax),
 		cmocka_unit_test(test_broken_boundaries),
 		cmocka_unit_test(test_boundary_prefix),
+		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_missing_mime_version),
 		cmocka_unit_test(test_empty_and_headerless),
 		cmocka_unit_test(test_deep_nesting),

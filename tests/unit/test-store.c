@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1723,6 +1724,107 @@ static void test_sweep(void **state)
 	store_message_list_free(&list);
 }
 
+static void test_uid_exhaustion(void **state)
+{
+	struct fx *fx = *state;
+	struct store_error err;
+	create_alice(fx);
+	struct store_mailbox inbox = get_mailbox(fx, "INBOX");
+	append(fx, inbox.id, "a", 0, NULL);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/index.db", fx->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "UPDATE mailboxes SET uidnext = "
+				      "4294967294 WHERE name = 'INBOX'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	/* 4294967294 is the last UID: UIDNEXT must still fit in 32 bits */
+	assert_int_equal(append(fx, inbox.id, "b", 0, NULL), 4294967294u);
+	assert_int_equal(get_mailbox(fx, "INBOX").uidnext, 4294967295u);
+	uint32_t uid, uidvalidity;
+	assert_int_equal(store_message_append(fx->store, &imap_actor, inbox.id,
+					      "c", 1, 0, NULL, 0, 0, &uid,
+					      &uidvalidity, &err), -1);
+	assert_int_equal(err.code, STORE_ERR_LIMIT);
+	uint32_t one = 1;
+	assert_int_equal(store_message_copy(fx->store, &imap_actor, inbox.id,
+					    &one, 1, inbox.id, false, NULL,
+					    NULL, NULL, NULL, &err), -1);
+	assert_int_equal(err.code, STORE_ERR_LIMIT);
+	assert_int_equal(count_files(fx->dir, "tmp"), 0);
+	assert_int_equal(count_files(fx->dir, "mail"), 2);
+	struct store_message_list list;
+	assert_int_equal(store_message_range(fx->store, inbox.id, 2,
+					     UINT32_MAX, &list, &err), 0);
+	assert_int_equal(list.count, 1);
+	assert_int_equal(list.msgs[0].uid, 4294967294u);
+	store_message_list_free(&list);
+}
+
+/* tidingsd and the CLI write at the same time: UIDs stay unique and
+ * every append has its event. */
+static void test_concurrent_processes(void **state)
+{
+	struct fx *fx = *state;
+	struct store_error err;
+	create_alice(fx);
+	struct store_mailbox inbox = get_mailbox(fx, "INBOX");
+	enum { CHILDREN = 3, EACH = 15 };
+	pid_t pids[CHILDREN];
+	for (int c = 0; c < CHILDREN; c++) {
+		pids[c] = fork();
+		assert_true(pids[c] >= 0);
+		if (pids[c] != 0)
+			continue;
+		struct store *store;
+		int bad = 0;
+		if (store_open(fx->dir, &options, &store, &err) < 0)
+			_exit(1);
+		for (int i = 0; i < EACH; i++) {
+			uint32_t uid, uidvalidity;
+			char text[32];
+			snprintf(text, sizeof(text), "child %d msg %d", c, i);
+			if (store_message_append(store, &cli_actor, inbox.id,
+						 text, strlen(text), 0, NULL, 0,
+						 0, &uid, &uidvalidity,
+						 &err) < 0)
+				bad = 1;
+			if (i % 5 == 0 &&
+			    store_message_flags(store, &cli_actor, inbox.id,
+						&uid, 1, STORE_FLAGS_ADD,
+						STORE_FLAG_SEEN, NULL, NULL,
+						NULL, &err) < 0)
+				bad = 1;
+		}
+		store_close(&store);
+		_exit(bad);
+	}
+	for (int c = 0; c < CHILDREN; c++) {
+		int status;
+		assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	struct store_mailbox mb = get_mailbox(fx, "INBOX");
+	assert_int_equal(mb.messages, CHILDREN * EACH);
+	assert_int_equal(mb.uidnext, CHILDREN * EACH + 1);
+	assert_int_equal(mb.unseen, CHILDREN * EACH - CHILDREN * 3);
+	assert_int_equal(mb.highestmodseq, 1 + CHILDREN * EACH + CHILDREN * 3);
+	struct capture *cap = new_events(fx);
+	assert_int_equal(cap->n, CHILDREN * EACH + CHILDREN * 3);
+	uint64_t last_modseq = 0;
+	for (size_t i = 0; i < cap->n; i++) {
+		uint64_t m = (uint64_t)jint(cap->ev[i].json, "modseq");
+		assert_true(m > last_modseq);
+		last_modseq = m;
+		assert_int_not_equal(cap->ev[i].origin_pid, getpid());
+	}
+	assert_int_equal(count_files(fx->dir, "mail"), CHILDREN * EACH);
+	assert_int_equal(count_files(fx->dir, "tmp"), 0);
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -1836,6 +1938,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_user_delete, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uid_exhaustion, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_processes,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_mailbox, setup,
 						teardown),
 	};
