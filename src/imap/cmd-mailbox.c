@@ -17,6 +17,7 @@ int imap_mailbox_from_client(const char *name, struct strbuf *out)
 	strbuf_reset(out);
 	if (mutf7_to_utf8(name, out) < 0)
 		return -1;
+	strbuf_grow(out, 0);    /* out->s is a string even when empty */
 	/* "INBOX" in any case is INBOX (RFC 3501 §5.1). */
 	if (strncasecmp(out->s, "INBOX", 5) == 0 &&
 	    (out->s[5] == '\0' || out->s[5] == DELIM))
@@ -165,6 +166,10 @@ static void simple_mailbox_cmd(struct imap_session *s, struct imap_parsed_comman
 		rc = store_mailbox_create(s->server->store, &s->actor, s->user.id, name.s, NULL, &err);
 		break;
 	case 1: /* DELETE */
+		/* Deleting the mailbox this session has selected: leave it
+		 * first, so the answer is a plain OK rather than a BYE. */
+		if (s->view != NULL && strcmp(s->view->name, name.s) == 0)
+			imap_session_unselect(s);
 		rc = store_mailbox_delete(s->server->store, &s->actor, s->user.id, name.s, &err);
 		break;
 	case 2: /* SUBSCRIBE */
@@ -354,6 +359,33 @@ static int parse_list_options(const struct imap_arg *l, struct list_opts *o, boo
 	return 0;
 }
 
+/* RFC 3501 §6.3.9: when "foo/bar" is subscribed but "foo" is not and the
+ * pattern stops at foo's level ("%"), foo is listed with \Noselect. */
+static void lsub_parents(struct strbuf *o, const struct strbuf *pattern,
+			 char **subs, size_t nsubs, size_t i)
+{
+	char *name = xstrdup(subs[i]);
+	for (char *slash = strrchr(name, DELIM); slash != NULL; slash = strrchr(name, DELIM)) {
+		*slash = '\0';
+		if (!list_match(pattern->s, name))
+			continue;
+		if (in_sorted(subs, nsubs, name))
+			break;
+		/* Emit once: only for the first subscribed child in order. */
+		bool earlier = false;
+		size_t len = strlen(name);
+		for (size_t j = 0; j < i && !earlier; j++)
+			earlier = strncmp(subs[j], name, len) == 0 && subs[j][len] == DELIM;
+		if (!earlier) {
+			strbuf_appends(o, "* LSUB (\\Noselect) \"/\" ");
+			imap_mailbox_write(o, name);
+			strbuf_appends(o, "\r\n");
+		}
+		break;
+	}
+	free(name);
+}
+
 static void list_common(struct imap_session *s, struct imap_parsed_command *cmd, bool lsub)
 {
 	struct list_opts opts = { 0 };
@@ -436,8 +468,10 @@ static void list_common(struct imap_session *s, struct imap_parsed_command *cmd,
 			if (imap_mailbox_from_client(pat.s, &full) < 0)
 				continue;
 			for (size_t i = 0; i < nsubs; i++) {
-				if (!list_match(full.s, subs[i]))
+				if (!list_match(full.s, subs[i])) {
+					lsub_parents(o, &full, subs, nsubs, i);
 					continue;
+				}
 				bool exists = false;
 				for (size_t j = 0; j < nboxes; j++)
 					if (strcmp(boxes[j].name, subs[i]) == 0 && !boxes[j].noselect)

@@ -1,7 +1,8 @@
 /* The IMAP command grammar, in two stages, knowing nothing of the store:
  *
  * 1. imap_reader: frames one complete command out of a byte stream: a line,
- *    and when it ends in a literal ({n}, {n+} or {n-}... RFC 7888) the
+ *    and when it ends in a literal ({n}, or {n+} of RFC 7888 LITERAL+ and
+ *    LITERAL-, which share that syntax; ~{n} for literal8) the
  *    literal's bytes and the line that follows, until a line without a
  *    literal.  It is resumable: feed any number of bytes (one at a time is
  *    fine), it says how many it consumed and whether a command is complete,

@@ -196,16 +196,20 @@ static bool flush_new(struct imap_session *s)
 	v->pending_new = false;
 	struct store_error err;
 	struct store_mailbox mb;
-	if (store_mailbox_get_by_id(s->server->store, v->mailbox_id, &mb, &err) < 0 ||
-	    mb.uidvalidity != v->uidvalidity || strcmp(mb.name, v->name) != 0) {
-		if (err.code == STORE_ERR_NONEXISTENT || mb.uidvalidity != v->uidvalidity ||
-		    strcmp(mb.name, v->name) != 0) {
-			/* Deleted or renamed under us: the view cannot go on. */
-			imap_session_bye(s, "Selected mailbox was deleted or renamed, have to disconnect");
-			return false;
-		}
-		return true;
+	if (store_mailbox_get_by_id(s->server->store, v->mailbox_id, &mb, &err) < 0) {
+		if (err.code != STORE_ERR_NONEXISTENT)
+			return true;
+		/* Deleted under us: the view cannot go on. */
+		imap_session_bye(s, "Selected mailbox was deleted, have to disconnect");
+		return false;
 	}
+	if (mb.uidvalidity != v->uidvalidity || mb.noselect) {
+		imap_session_bye(s, "Selected mailbox was recreated, have to disconnect");
+		return false;
+	}
+	/* A rename keeps the mailbox and its UIDs: follow it. */
+	if (strcmp(mb.name, v->name) != 0)
+		snprintf(v->name, sizeof(v->name), "%s", mb.name);
 	struct store_message_list list;
 	if (store_message_range(s->server->store, v->mailbox_id, v->last_uid + 1,
 				UINT32_MAX, &list, &err) < 0) {

@@ -148,8 +148,6 @@ def test_malformed_fetch_items(selected):
     noop_ok(selected)
 
 
-@pytest.mark.xfail(reason='server bug: SELECT "" (any empty mailbox name) crashes tidingsd '
-                   "with SIGSEGV", strict=True)
 def test_empty_mailbox_name_does_not_crash(client):
     """SELECT "" / STATUS "" / CREATE "": a NO (or BAD), never a crash."""
     for i, cmd in enumerate(['SELECT ""', 'STATUS "" (MESSAGES)', 'CREATE ""', 'DELETE ""',

@@ -225,9 +225,6 @@ def test_rename_selected_inbox_expunges_in_session(client):
     assert status(client, "moved")["MESSAGES"] == 2
 
 
-@pytest.mark.xfail(reason="server bug: RENAME of the session's own selected mailbox gets "
-                   "'* BYE Selected mailbox was deleted or renamed' and no tagged OK, "
-                   "although the rename is done", strict=True)
 def test_rename_own_selected_mailbox_answers(client):
     ok(client, "C1", "CREATE x")
     select(client, "x")
@@ -238,9 +235,6 @@ def test_rename_own_selected_mailbox_answers(client):
     assert line.startswith("R1 OK"), line
 
 
-@pytest.mark.xfail(reason="server bug: DELETE of the session's own selected mailbox gets "
-                   "'* BYE Selected mailbox was deleted or renamed' and no tagged OK, "
-                   "although the mailbox is deleted", strict=True)
 def test_delete_own_selected_mailbox_answers(client):
     ok(client, "C1", "CREATE x")
     select(client, "x")
@@ -435,8 +429,6 @@ def test_lsub_keeps_deleted_mailbox(client):
     assert "ephemeral" not in list_names(client, kind="LSUB")
 
 
-@pytest.mark.xfail(reason="server bug: LSUB \"\" \"%\" omits the unsubscribed parent "
-                   "of a subscribed child (RFC 3501 §6.3.9)", strict=True)
 def test_lsub_percent_parent_noselect(client):
     """RFC 3501 §6.3.9: "foo/bar" subscribed but not "foo": LSUB "%" returns
     foo flagged \\Noselect."""
