@@ -227,6 +227,9 @@ static int cli_message_append(struct cli *cli, char **argv)
 
 	if (size_hint > 0)
 		strbuf_grow(&msg, size_hint);
+	if (fd == STDIN_FILENO && isatty(STDIN_FILENO))
+		fputs("Type the message, then ^D on a line of its own.\n",
+		      stderr);
 	if (cli_message_read(fd, what, max, &msg) < 0)
 		goto out;
 	if (msg.len == 0) {

@@ -306,7 +306,7 @@ static int cli_verb_options(const struct cli_command *cmd, int argc,
 			break;
 		size_t k;
 		size_t nlen = strcspn(a, "=");
-		for (k = 0; cmd->options[k] != NULL && k < CLI_OPTIONS_MAX; k++) {
+		for (k = 0; k < CLI_OPTIONS_MAX && cmd->options[k] != NULL; k++) {
 			if (strlen(cmd->options[k]) == nlen &&
 			    strncmp(cmd->options[k], a, nlen) == 0)
 				break;

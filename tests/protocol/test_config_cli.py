@@ -116,6 +116,37 @@ def test_duplicate_key_exit_2(server_factory):
     assert f"{srv.config_path}:{line}" in r.stderr, r.stderr
 
 
+def test_config_syntax_variants(server_factory):
+    """BOM, CR LF line ends, comments, quoted values, blanks around '='."""
+    srv = server_factory(start=False)
+    srv.write_config()
+    with open(srv.config_path) as f:
+        lines = f.read().splitlines()
+    out = ["# Tidings test configuration", ""]
+    for line in lines:
+        if not line.strip():
+            continue
+        key, value = (x.strip() for x in line.split("=", 1))
+        if key == "log_level":
+            out.append(f'\t{key}\t=  "{value}"   # quoted')
+        else:
+            out.append(f"{key}={value}")
+    out.append("max_bad_commands = 7 # a comment after a blank")
+    with open(srv.config_path, "wb") as f:
+        f.write(b"\xef\xbb\xbf" + "\r\n".join(out).encode() + b"\r\n")
+    start_custom(srv, srv.imap_port)
+    c = new_login(srv)
+    c.close()
+    srv.stop()
+
+
+def test_tidingsd_usage_error():
+    r = subprocess.run([TIDINGSD, "--no-such-option"], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 2, r
+    assert "usage" in r.stderr
+
+
 def test_missing_config_file(tmp_path):
     r = run_tidingsd(str(tmp_path / "nope.conf"))
     assert r.returncode in (1, 2), r
@@ -345,7 +376,8 @@ def test_user_del_while_logged_in(server):
     ("mailbox", "list"),
     ("--bogus-option", "user", "list"),
 ])
-def test_cli_usage_error(server, args):
+def test_cli_usage_error(server_factory, args):
+    server = server_factory(start=False, users=(("alice", "secret-pw"),))
     r = server.cli(*args, check=False)
     assert r.returncode == 2, (args, r.returncode, r.stderr)
     err = r.stderr.strip()

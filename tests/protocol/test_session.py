@@ -362,6 +362,28 @@ def test_logout(server):
         c.close()
 
 
+@pytest.mark.xfail(reason="server bug: commands pipelined after LOGOUT are still executed "
+                   "and answered (RFC 3501 §6.1.3: BYE, OK, then close)", strict=True)
+def test_logout_ignores_pipelined_commands(server):
+    c = new_login(server)
+    try:
+        _, tagged = c.command("C1", "CREATE keepme")
+        assert tagged.startswith("C1 OK"), tagged
+        c.send("Z LOGOUT\r\nX DELETE keepme\r\nY NOOP\r\n")
+        lines = read_until_eof(c)
+        assert lines[0].startswith("* BYE"), lines
+        assert lines[-1].startswith("Z OK"), lines
+    finally:
+        c.close()
+    d = new_login(server)
+    try:
+        # nothing after LOGOUT ran: keepme is still there
+        untagged, tagged = d.command("S1", "STATUS keepme (MESSAGES)")
+        assert tagged.startswith("S1 OK"), tagged
+    finally:
+        d.close()
+
+
 def test_logout_not_authenticated(server):
     c = server.raw()
     try:
@@ -547,6 +569,20 @@ def test_idle_push_from_other_session(server):
     finally:
         c.close()
         other.close()
+
+
+def test_idle_done_pipelined_with_next_command(server):
+    c = new_login(server)
+    try:
+        c.send("I1 IDLE\r\n")
+        assert c.readline().startswith("+")
+        c.send("DONE\r\nN1 NOOP\r\n")
+        _, tagged = c.until_tagged("I1")
+        assert tagged.startswith("I1 OK"), tagged
+        _, tagged = c.until_tagged("N1")
+        assert tagged.startswith("N1 OK"), tagged
+    finally:
+        c.close()
 
 
 def test_idle_bad_continuation(server):
