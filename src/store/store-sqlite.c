@@ -27,7 +27,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
-#define SQ_SCHEMA_VERSION 1
+#define SQ_SCHEMA_VERSION 2
 #define SQ_BUSY_TIMEOUT_MS 5000
 /* rows copied per round by readers that call back into user code */
 #define SQ_BATCH 256
@@ -118,6 +118,21 @@ static const char sq_schema_v1[] =
 	"END;"
 	"INSERT INTO meta(key, value) VALUES ('schema_version', 1);"
 	"PRAGMA user_version = 1;";
+
+/* Version 2: the sinks' durable cursors into the outbox (the events
+ * issue) and the SMTP envelope of delivered messages (LMTP; RFC 5423
+ * needs it for the `envelope` parameter). */
+static const char sq_schema_v2[] =
+	"CREATE TABLE sink_cursors("
+	"  name TEXT PRIMARY KEY,"
+	"  seq INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE envelopes("
+	"  message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+	"  mail_from TEXT NOT NULL,"
+	"  rcpt_to TEXT NOT NULL);"
+	"UPDATE meta SET value = 2 WHERE key = 'schema_version';"
+	"PRAGMA user_version = 2;";
 
 enum sq_stmt_id {
 	SQ_BEGIN,
@@ -1255,6 +1270,11 @@ static int sq_schema(struct sq *sq, struct store_error *err)
 		return -1;
 	}
 	/* later versions migrate here, one step at a time */
+	if (version < 2 &&
+	    sq_exec(sq, sq_schema_v2, "migrating the schema to version 2", err) < 0) {
+		sq_rollback(sq);
+		return -1;
+	}
 	return sq_exec(sq, "COMMIT", "creating the schema", err);
 }
 
