@@ -455,6 +455,20 @@ static void session_on_read(struct net_conn *conn, void *ctx)
 			break;
 		}
 		case IMAP_READER_LINE_TOO_LONG:
+			if (s->mode == IMAP_INPUT_AUTHENTICATE) {
+				/* RFC 3501 §6.2.2: the exchange ends with a
+				 * tagged BAD; the next line is a command again. */
+				char *tag = s->pending_tag;
+				s->pending_tag = NULL;
+				s->mode = IMAP_INPUT_COMMAND;
+				imap_reader_reset(s->reader);
+				imap_reader_set_line_mode(s->reader, false);
+				s->bad_commands++;
+				imap_session_tagged(s, tag, "BAD", "TOOBIG",
+						    "Authentication response too long");
+				free(tag);
+				break;
+			}
 			session_limit_error(s, "Command line too long");
 			imap_reader_reset(s->reader);
 			break;
@@ -484,7 +498,8 @@ static void session_on_read(struct net_conn *conn, void *ctx)
 			}
 			break;
 		}
-		if (s->closing || session_gone(s))
+		/* RFC 3501 §6.1.3: nothing after LOGOUT is run. */
+		if (s->closing || session_gone(s) || s->logged_out)
 			break;
 		if (s->bad_commands >= s->server->cfg->max_bad_commands) {
 			imap_session_bye(s, "Too many invalid commands");

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* argon2id allocates tens of MiB per check on the worker threads; a
+	 * fixed mmap threshold gives that memory back to the system at once
+	 * instead of letting glibc raise the threshold and keep it. */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 
 	struct config cfg;
 	config_init_defaults(&cfg);

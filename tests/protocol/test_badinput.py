@@ -610,9 +610,6 @@ def test_commands_pipelined_behind_failed_login_wait(server):
         c.close()
 
 
-@pytest.mark.xfail(reason="server bug: an AUTHENTICATE response line over max_line_length gets "
-                   "an untagged '* BAD [TOOBIG]' but the exchange stays open, so the next "
-                   "command line is taken as the SASL response (RFC 3501 §6.2.2)", strict=True)
 def test_long_authenticate_continuation(server_factory):
     srv = server_factory("max_line_length = 1024")
     c = srv.raw()

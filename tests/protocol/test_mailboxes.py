@@ -407,7 +407,7 @@ def test_mutf7_shown_as_utf8_in_cli(server, client):
 
 def test_subscribe_lsub_unsubscribe(client):
     ok(client, "C1", "CREATE news")
-    assert list_names(client, kind="LSUB") == {} or "news" not in list_names(client, kind="LSUB")
+    assert "news" not in list_names(client, kind="LSUB")
     ok(client, "S1", "SUBSCRIBE news")
     lsub = list_names(client, kind="LSUB")
     assert "news" in lsub, lsub

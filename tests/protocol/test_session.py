@@ -362,8 +362,6 @@ def test_logout(server):
         c.close()
 
 
-@pytest.mark.xfail(reason="server bug: commands pipelined after LOGOUT are still executed "
-                   "and answered (RFC 3501 §6.1.3: BYE, OK, then close)", strict=True)
 def test_logout_ignores_pipelined_commands(server):
     c = new_login(server)
     try:
