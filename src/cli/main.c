@@ -126,6 +126,10 @@ int cli_mailbox_fail(const char *what, const char *user, const char *mailbox,
 	}
 }
 
+/* cli-events.c */
+extern const struct cli_command cli_events_commands[];
+extern const size_t cli_events_command_count;
+
 static const struct {
 	const struct cli_command *commands;
 	const size_t *count;
@@ -133,6 +137,7 @@ static const struct {
 	{ cli_user_commands, &cli_user_command_count },
 	{ cli_mailbox_commands, &cli_mailbox_command_count },
 	{ cli_message_commands, &cli_message_command_count },
+	{ cli_events_commands, &cli_events_command_count },
 };
 #define CLI_TABLE_COUNT (sizeof(cli_tables) / sizeof(cli_tables[0]))
 

@@ -544,6 +544,12 @@ static int config_set_key(struct config *cfg, const struct config_key *k,
 		*str = xstrdup(value);
 		return 0;
 	case CONFIG_KIND_LISTEN:
+		/* lmtp_listen may also be a Unix socket path */
+		if (*value == '/' && strcmp(k->name, "lmtp_listen") == 0) {
+			free(*str);
+			*str = xstrdup(value);
+			return 0;
+		}
 		if (*value != '\0') {
 			char host[256];
 			int port;

@@ -77,9 +77,12 @@ void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 			strbuf_appends(out, " LOGINDISABLED");
 		return;
 	}
+	/* RFC 7889: the largest APPEND accepted, so the smaller limit. */
+	uint64_t limit = s->server->cfg->max_literal_size;
+	if (s->server->cfg->max_message_size > 0 && s->server->cfg->max_message_size < limit)
+		limit = s->server->cfg->max_message_size;
 	strbuf_printf(out, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
-		      " APPENDLIMIT=%llu",
-		      (unsigned long long)s->server->cfg->max_literal_size);
+		      " APPENDLIMIT=%llu", (unsigned long long)limit);
 }
 
 void cmd_capability(struct imap_session *s, struct imap_parsed_command *cmd)

@@ -97,6 +97,11 @@ void imap_session_logged_in(struct imap_session *s, const struct store_user *u,
 static void auth_job_done(struct auth_job *job)
 {
 	struct imap_session *s = job->ctx;
+	if (s != NULL && (s->conn == NULL || s->closing)) {
+		/* Closed, its reap not run yet: nothing to answer. */
+		s->auth_job = NULL;
+		s = NULL;
+	}
 	if (s == NULL) {
 		/* The session went away while its password was checked. */
 		auth_job_free(job);

@@ -91,6 +91,7 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 	size_t kwn = 0;
 	if (store_mailbox_keywords(s->server->store, mb.id, &kw, &kwn, &err) < 0 ||
 	    imap_session_select(s, &mb, readonly, &err) < 0) {
+		store_strings_free(kw, kwn);
 		imap_session_store_error(s, cmd->tag, &err);
 		goto out;
 	}
@@ -241,43 +242,41 @@ out:
 
 /* ---- LIST / LSUB ---- */
 
-/* RFC 3501 §6.3.8: '*' matches anything, '%' anything but the delimiter. */
+/* RFC 3501 §6.3.8: '*' matches anything, '%' anything but the delimiter.
+ * Dynamic programming over the name, O(pattern x name): a backtracking
+ * matcher takes exponential time on patterns like "%%%%...%x". */
 static bool pattern_match(const char *p, const char *n)
 {
-	const char *star_p = NULL, *star_n = NULL;
-	while (*n != '\0') {
-		if (*p == '*') {
-			star_p = ++p;
-			star_n = n;
+	size_t nlen = strlen(n);
+	/* ok[j]: the pattern read so far matches the first j bytes of n */
+	bool *ok = xcalloc(nlen + 1, sizeof(*ok));
+	bool result = false;
+	ok[0] = true;
+	for (; *p != '\0'; p++) {
+		if (*p == '*' || *p == '%') {
+			/* A run of wildcards is one '*' if it has one, else one '%'. */
+			bool star = false;
+			for (; p[1] == '*' || p[1] == '%'; p++)
+				star |= *p == '*';
+			star |= *p == '*';
+			for (size_t j = 1; j <= nlen; j++)
+				if (!ok[j] && ok[j - 1] && (star || n[j - 1] != DELIM))
+					ok[j] = true;
 			continue;
 		}
-		if (*p == '%') {
-			/* Try to match the rest at every point up to the next
-			 * delimiter. */
-			const char *q = n;
-			for (;;) {
-				if (pattern_match(p + 1, q))
-					return true;
-				if (*q == '\0' || *q == DELIM)
-					break;
-				q++;
-			}
-			goto backtrack;
+		bool any = false;
+		for (size_t j = nlen; j > 0; j--) {
+			ok[j] = ok[j - 1] && n[j - 1] == *p;
+			any |= ok[j];
 		}
-		if (*p == *n) {
-			p++;
-			n++;
-			continue;
-		}
-backtrack:
-		if (star_p == NULL)
-			return false;
-		p = star_p;
-		n = ++star_n;
+		ok[0] = false;
+		if (!any)
+			goto out;
 	}
-	while (*p == '*' || *p == '%')
-		p++;
-	return *p == '\0';
+	result = ok[nlen];
+out:
+	free(ok);
+	return result;
 }
 
 /* list-mailbox (RFC 3501 §9): an atom that may hold '%' and '*', or a string. */

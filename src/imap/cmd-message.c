@@ -335,8 +335,12 @@ void imap_fetch_job_continue(struct imap_session *s)
 			free(tag);
 			return;
 		}
-		size_t j = 0;
-		for (size_t i = job->next; i < end; i++) {
+		size_t j = 0, i;
+		for (i = job->next; i < end; i++) {
+			/* Pause after any message that fills the output. */
+			if (i > job->next && (s->conn == NULL || s->closing ||
+			    net_conn_output_pending(s->conn) > FETCH_OUTPUT_HIGH))
+				break;
 			while (j < list.count && list.msgs[j].uid < job->uids[i])
 				j++;
 			if (j < list.count && list.msgs[j].uid == job->uids[i]) {
@@ -348,7 +352,7 @@ void imap_fetch_job_continue(struct imap_session *s)
 			}
 		}
 		store_message_list_free(&list);
-		job->next = end;
+		job->next = i;
 	}
 	char *tag = xstrdup(job->tag);
 	bool vanished = job->vanished > 0;
@@ -389,16 +393,17 @@ static void do_fetch(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 		return;
 	}
+	/* A UID command may carry EXPUNGE responses (RFC 3501 §7.4.1): send
+	 * what is queued first, so UIDs expunged elsewhere are not asked for
+	 * (the set is resolved against the view that is left). */
+	if (uid)
+		imap_session_flush_updates(s);
 	if (imap_view_resolve(s->view, args[0].str, uid, &uids, &n, &error) < 0) {
 		imap_fetch_request_free(&job->req);
 		free(job);
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 		return;
 	}
-	/* A UID command may carry EXPUNGE responses (RFC 3501 §7.4.1): send
-	 * what is queued first, so UIDs expunged elsewhere are not asked for. */
-	if (uid)
-		imap_session_flush_updates(s);
 	job->tag = xstrdup(tag);
 	job->uid_command = uid;
 	job->uids = uids;
@@ -600,13 +605,12 @@ static void do_copy(struct imap_session *s, const char *tag,
 	}
 	struct strbuf code = STRBUF_INIT;
 	if (copied > 0) {
-		/* COPYUID pairs source and destination UIDs in order. */
+		/* COPYUID pairs source and destination UIDs in order; both
+		 * ascend, so each is written as a compact uid-set. */
 		strbuf_printf(&code, "COPYUID %u ", uidvalidity);
-		for (size_t i = 0; i < copied; i++)
-			strbuf_printf(&code, "%s%u", i ? "," : "", src[i]);
+		seqset_write_numbers(&code, src, copied);
 		strbuf_appendc(&code, ' ');
-		for (size_t i = 0; i < copied; i++)
-			strbuf_printf(&code, "%s%u", i ? "," : "", dst[i]);
+		seqset_write_numbers(&code, dst, copied);
 	}
 	free(src);
 	free(dst);

@@ -121,6 +121,8 @@ struct imap_session {
 	struct imap_session *reap_next;
 
 	struct strbuf out;
+	size_t out_grace;           /* allowed above output_buffer_max */
+	bool input_stopped;         /* reading paused while mode is PAUSED */
 };
 
 struct imap_server {

@@ -113,12 +113,19 @@ void imap_server_index_remove(struct imap_session *s)
 
 /* ---- output ---- */
 
-static void session_check_output(struct imap_session *s)
+/* A client that leaves more than output_buffer_max unread is dropped.  One
+ * response may be bigger than that (FETCH BODY[] of a big message, written
+ * only while little is queued): the limit grows by the biggest response
+ * written while the client was keeping up, until the output drains. */
+static void session_check_output(struct imap_session *s, size_t before, size_t len)
 {
 	if (s->conn == NULL)
 		return;
+	size_t max = s->server->cfg->output_buffer_max;
+	if (before <= max && len > s->out_grace)
+		s->out_grace = len;
 	size_t pending = net_conn_output_pending(s->conn);
-	if (pending > s->server->cfg->output_buffer_max) {
+	if (pending > max + s->out_grace) {
 		log_info("imap: %s: client does not read its output (%zu bytes queued); disconnecting",
 			 s->client_ip, pending);
 		s->closing = true;
@@ -131,8 +138,9 @@ void imap_session_send(struct imap_session *s, const char *data, size_t len)
 {
 	if (s->conn == NULL || s->closing)
 		return;
+	size_t before = net_conn_output_pending(s->conn);
 	net_conn_write(s->conn, data, len);
-	session_check_output(s);
+	session_check_output(s, before, len);
 }
 
 void imap_session_sendf(struct imap_session *s, const char *fmt, ...)
@@ -329,6 +337,7 @@ static void session_on_close(struct net_conn *conn, void *ctx, const char *reaso
 static void session_on_drained(struct net_conn *conn, void *ctx)
 {
 	struct imap_session *s = ctx;
+	s->out_grace = 0;
 	if (s->fetch_job != NULL)
 		imap_fetch_job_continue(s);
 	if (s->tls_pending) {
@@ -415,6 +424,10 @@ static void session_on_read(struct net_conn *conn, void *ctx)
 	struct imap_session *s = ctx;
 	struct evbuffer *in = net_conn_input(conn);
 	lru_touch(s);
+	if (s->input_stopped && s->mode != IMAP_INPUT_PAUSED) {
+		s->input_stopped = false;
+		net_conn_set_reading(conn, true);
+	}
 
 	while (!session_gone(s) && !s->closing && s->mode != IMAP_INPUT_PAUSED &&
 	       !s->tls_pending) {
@@ -511,6 +524,16 @@ static void session_on_read(struct net_conn *conn, void *ctx)
 		net_conn_close_after_flush(&s->conn);
 		session_schedule_reap(s);
 	}
+	/* While a command is in progress (FETCH output, password check, auth
+	 * failure delay) nothing is consumed: stop reading once a line's
+	 * worth is buffered, so TCP pushes back instead of the server
+	 * buffering whatever the client sends.  Reading resumes above. */
+	if (s->conn != NULL && !s->closing && s->mode == IMAP_INPUT_PAUSED &&
+	    !s->input_stopped &&
+	    evbuffer_get_length(in) > s->server->cfg->max_line_length) {
+		s->input_stopped = true;
+		net_conn_set_reading(s->conn, false);
+	}
 }
 
 /* ---- the pump consumer ---- */
@@ -605,6 +628,11 @@ void imap_server_changed(struct imap_server *srv)
 	event_pump_run(srv->pump);
 }
 
+void imap_server_notify_changed(struct imap_server *srv)
+{
+	imap_server_changed(srv);
+}
+
 /* ---- timers ---- */
 
 static void server_auth_done(evutil_socket_t fd, short what, void *arg)
@@ -624,14 +652,16 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 	struct imap_server *srv = arg;
 	time_t now = time(NULL);
 	/* Least recently active first: stop at the first one still fresh
-	 * enough under the longest timeout. */
+	 * enough under the shorter timeout. */
+	time_t fresh = (time_t)(srv->cfg->login_timeout < srv->cfg->idle_timeout ?
+				srv->cfg->login_timeout : srv->cfg->idle_timeout);
 	struct imap_session *next;
 	for (struct imap_session *s = srv->lru_head; s != NULL; s = next) {
 		next = s->lru_next;
 		unsigned int limit = s->state == IMAP_STATE_NOT_AUTHENTICATED ?
 			srv->cfg->login_timeout : srv->cfg->idle_timeout;
 		time_t idle = now - s->last_activity;
-		if (idle < (time_t)srv->cfg->login_timeout)
+		if (idle < fresh)
 			break;
 		if (idle >= (time_t)limit && !s->closing && s->conn != NULL) {
 			log_info("imap: %s: %s timeout", s->client_ip,

@@ -27,5 +27,8 @@ int imap_server_listen(struct imap_server *srv, const char *host, int port,
 void imap_server_shutdown(struct imap_server *srv);
 void imap_server_destroy(struct imap_server **srv);
 unsigned int imap_server_session_count(const struct imap_server *srv);
+/* Runs the event pump now: for changes committed outside the IMAP
+ * sessions (LMTP deliveries), so IDLE sessions hear of them at once. */
+void imap_server_notify_changed(struct imap_server *srv);
 
 #endif

@@ -3,7 +3,7 @@
  *   tidingsd [-c FILE]
  *
  * Without -c it runs on the embedded default: data under ./var, IMAP on
- * 127.0.0.1:1143, IMAPS on 127.0.0.1:1993, a self-signed certificate made
+ * 127.0.0.1:1143, IMAPS on 127.0.0.1:1993, LMTP on 127.0.0.1:2424, a self-signed certificate made
  * on first start, and a user "demo" whose password is generated once, kept
  * in ./var/demo-password and printed at every start. */
 #include <errno.h>
@@ -21,10 +21,12 @@
 
 #include "auth/auth.h"
 #include "config/config.h"
+#include "events/sink.h"
 #include "imap/imap-server.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
+#include "lmtp/lmtp-server.h"
 #include "net/net-tls.h"
 #include "store/store.h"
 
@@ -32,6 +34,7 @@
 
 static struct event_base *base;
 static struct imap_server *imap;
+static struct lmtp_server *lmtp;
 static struct event *shutdown_timer;
 static int shutdown_ticks;
 
@@ -62,7 +65,8 @@ static int mkdir_p(const char *path, mode_t mode)
 
 static void shutdown_tick(evutil_socket_t fd, short what, void *arg)
 {
-	if (imap_server_session_count(imap) == 0 ||
+	if ((imap_server_session_count(imap) == 0 &&
+	     (lmtp == NULL || lmtp_server_session_count(lmtp) == 0)) ||
 	    ++shutdown_ticks > SHUTDOWN_GRACE_SECONDS * 10)
 		event_base_loopexit(base, NULL);
 }
@@ -77,6 +81,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	/* Stop accepting; sessions get BYE once their command is done (the
 	 * loop is single-threaded: every commit has finished by now). */
 	imap_server_shutdown(imap);
+	if (lmtp != NULL)
+		lmtp_server_shutdown(lmtp);
 	struct timeval tv = { 0, 100 * 1000 };
 	shutdown_timer = event_new(base, -1, EV_PERSIST, shutdown_tick, NULL);
 	event_add(shutdown_timer, &tv);
@@ -137,6 +143,11 @@ out:
 	return ret;
 }
 
+static void lmtp_on_commit(void *ctx)
+{
+	imap_server_notify_changed(imap);
+}
+
 static int start_listener(const char *what, const char *value, bool tls)
 {
 	char host[256], err[512];
@@ -187,10 +198,23 @@ int main(int argc, char **argv)
 	if (config_path == NULL) {
 		free(cfg.demo_user);
 		cfg.demo_user = xstrdup("demo");
+		free(cfg.lmtp_listen);
+		cfg.lmtp_listen = xstrdup("127.0.0.1:2424");
 	} else {
 		char err[1024];
 		if (config_load(&cfg, config_path, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tidingsd: %s\n", err);
+			config_free(&cfg);
+			return 2;
+		}
+	}
+	{
+		/* [sink NAME] sections are checked before anything starts:
+		 * a mistake there is a configuration error (exit 2). */
+		char serr_text[1024];
+		if (sink_config_check_all(&cfg, serr_text,
+					  sizeof(serr_text)) < 0) {
+			fprintf(stderr, "tidingsd: %s\n", serr_text);
 			config_free(&cfg);
 			return 2;
 		}
@@ -243,6 +267,18 @@ int main(int argc, char **argv)
 	}
 	if (cfg.demo_user[0] != '\0' && ensure_demo_user(store, &cfg) < 0)
 		return 1;
+	/* Each sink runs on its own thread with its own store handle. */
+	struct sink_manager *sinks = NULL;
+	{
+		char serr_text[1024];
+		if (sink_manager_create(&cfg, &sopts, &sinks, serr_text,
+					sizeof(serr_text)) < 0) {
+			fprintf(stderr, "tidingsd: %s\n", serr_text);
+			return 2;
+		}
+		if (sink_manager_start(sinks) < 0)
+			return 1;
+	}
 
 	base = event_base_new();
 	if (base == NULL) {
@@ -253,6 +289,15 @@ int main(int argc, char **argv)
 	if (start_listener("imap_listen", cfg.imap_listen, false) < 0 ||
 	    start_listener("imaps_listen", cfg.imaps_listen, true) < 0)
 		return 1;
+	if (cfg.lmtp_listen[0] != '\0') {
+		/* deliveries run the IMAP server's event pump at once */
+		lmtp = lmtp_server_create(base, &cfg, store, lmtp_on_commit, NULL);
+		if (lmtp_server_listen(lmtp, cfg.lmtp_listen, err, sizeof(err)) < 0) {
+			log_error("tidingsd: lmtp_listen: %s", err);
+			return 1;
+		}
+		printf("tidingsd: LMTP on %s\n", cfg.lmtp_listen);
+	}
 	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(base, SIGINT, on_signal, NULL);
 	event_add(sigterm, NULL);
@@ -261,12 +306,14 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(base);
 
+	lmtp_server_destroy(&lmtp);
 	imap_server_destroy(&imap);
 	if (shutdown_timer != NULL)
 		event_free(shutdown_timer);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);
+	sink_manager_destroy(&sinks);
 	store_close(&store);
 	SSL_CTX_free(tls);
 	config_free(&cfg);

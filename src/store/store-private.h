@@ -124,6 +124,13 @@ struct store_backend_ops {
 			    uint32_t **src_uids_r, uint32_t **dst_uids_r,
 			    size_t *copied_r, uint32_t *dst_uidvalidity_r,
 			    struct store_error *err);
+	/* items checked by store.c (size, time zone); results zeroed. */
+	int (*message_deliver_batch)(struct store *store,
+				     const struct store_actor *actor,
+				     const struct store_delivery *items,
+				     size_t count,
+				     struct store_delivery_result *results,
+				     struct store_error *err);
 
 	/* Login / Logout */
 	int (*event_access)(struct store *store,
@@ -137,6 +144,14 @@ struct store_backend_ops {
 				      void *ctx),
 			   void *ctx, struct store_error *err);
 	int (*data_version)(struct store *store, int64_t *version_r);
+	/* sink cursors */
+	int (*sink_cursor_get)(struct store *store, const char *name,
+			       int64_t *seq_r, struct store_error *err);
+	int (*sink_cursor_set)(struct store *store, const char *name,
+			       int64_t seq, struct store_error *err);
+	int (*outbox_stats)(struct store *store, int64_t *count_r,
+			    int64_t *min_seq_r, int64_t *max_seq_r,
+			    struct store_error *err);
 };
 
 struct store {

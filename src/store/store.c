@@ -579,6 +579,85 @@ int store_message_copy(struct store *store, const struct store_actor *actor,
 	return ret;
 }
 
+/* ---- delivery (LMTP) ---- */
+
+/* The checks an append makes, per item: a failure is that item's alone. */
+static int delivery_check(const struct store *store,
+			  const struct store_delivery *item,
+			  struct store_error *err)
+{
+	size_t header_len = item->header != NULL ? strlen(item->header) : 0;
+	if (item->data == NULL && item->len > 0) {
+		store_error_set(err, STORE_ERR_CANNOT, "No message data");
+		return -1;
+	}
+	if (item->len > SIZE_MAX - header_len ||
+	    (store->max_message_size != 0 &&
+	     header_len + item->len > store->max_message_size)) {
+		store_error_set(err, STORE_ERR_TOOBIG, "Message is too large");
+		return -1;
+	}
+	if (item->tz_offset < -STORE_TZ_OFFSET_MAX ||
+	    item->tz_offset > STORE_TZ_OFFSET_MAX) {
+		store_error_set(err, STORE_ERR_CANNOT,
+				"Invalid time zone offset");
+		return -1;
+	}
+	if (item->mail_from == NULL || item->rcpt_to == NULL) {
+		store_error_set(err, STORE_ERR_CANNOT, "No envelope");
+		return -1;
+	}
+	return 0;
+}
+
+int store_message_deliver_batch(struct store *store,
+				const struct store_actor *actor,
+				const struct store_delivery *items,
+				size_t count,
+				struct store_delivery_result *results,
+				struct store_error *err)
+{
+	store_error_clear(err);
+	if (count == 0)
+		return 0;
+	memset(results, 0, count * sizeof(*results));
+	bool any = false;
+	for (size_t i = 0; i < count; i++) {
+		if (delivery_check(store, &items[i], &results[i].err) < 0)
+			results[i].status = -1;
+		else
+			any = true;
+	}
+	if (!any) {
+		/* nothing to commit; each item says why */
+		return 0;
+	}
+	return store->ops->message_deliver_batch(store, actor, items, count,
+						 results, err);
+}
+
+int store_message_deliver(struct store *store, const struct store_actor *actor,
+			  const struct store_delivery *item, uint32_t *uid_r,
+			  uint32_t *uidvalidity_r, struct store_error *err)
+{
+	struct store_delivery_result res;
+	if (uid_r != NULL)
+		*uid_r = 0;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = 0;
+	if (store_message_deliver_batch(store, actor, item, 1, &res, err) < 0)
+		return -1;
+	if (res.status < 0) {
+		*err = res.err;
+		return -1;
+	}
+	if (uid_r != NULL)
+		*uid_r = res.uid;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = res.uidvalidity;
+	return 0;
+}
+
 /* ---- access events ---- */
 
 int store_event_login(struct store *store, const struct store_actor *actor,
@@ -619,4 +698,41 @@ int store_data_version(struct store *store, int64_t *version_r)
 {
 	*version_r = 0;
 	return store->ops->data_version(store, version_r);
+}
+
+/* ---- sink cursors ---- */
+
+int store_sink_cursor_get(struct store *store, const char *name,
+			  int64_t *seq_r, struct store_error *err)
+{
+	store_error_clear(err);
+	*seq_r = 0;
+	if (name == NULL || name[0] == '\0') {
+		store_error_set(err, STORE_ERR_CANNOT, "Empty sink name");
+		return -1;
+	}
+	return store->ops->sink_cursor_get(store, name, seq_r, err);
+}
+
+int store_sink_cursor_set(struct store *store, const char *name, int64_t seq,
+			  struct store_error *err)
+{
+	store_error_clear(err);
+	if (name == NULL || name[0] == '\0' || seq < 0) {
+		store_error_set(err, STORE_ERR_CANNOT, "Invalid sink cursor");
+		return -1;
+	}
+	return store->ops->sink_cursor_set(store, name, seq, err);
+}
+
+int store_outbox_stats(struct store *store, int64_t *count_r,
+		       int64_t *min_seq_r, int64_t *max_seq_r,
+		       struct store_error *err)
+{
+	store_error_clear(err);
+	*count_r = 0;
+	*min_seq_r = 0;
+	*max_seq_r = 0;
+	return store->ops->outbox_stats(store, count_r, min_seq_r, max_seq_r,
+					err);
 }

@@ -273,6 +273,50 @@ int store_message_copy(struct store *store, const struct store_actor *actor,
 		       size_t *copied_r, uint32_t *dst_uidvalidity_r,
 		       struct store_error *err);
 
+/* One message delivered by the MTA (LMTP): like an append, but the event
+ * is MessageNew (RFC 5423 §4.1) and the SMTP envelope is kept with the
+ * message (table envelopes) and put into the event's "envelope" parameter
+ * as SMTP command lines, "MAIL FROM:<from>\r\nRCPT TO:<rcpt>" (RFC 5423 §5
+ * leaves the form open; this one is what the MTA said, minus parameters).
+ * The stored text is header (may be NULL: e.g. "Return-Path: <...>\r\n
+ * Delivered-To: <...>\r\n") followed by data; its size counts both. */
+struct store_delivery {
+	const struct store_actor *actor; /* NULL: the batch's actor */
+	int64_t mailbox_id;
+	const char *header;
+	const char *data;
+	size_t len;
+	uint32_t flags;
+	int64_t internaldate;
+	int tz_offset;
+	const char *mail_from;   /* reverse-path without <>, "" for <> */
+	const char *rcpt_to;     /* the recipient as given in RCPT TO */
+};
+
+struct store_delivery_result {
+	int status;              /* 0 delivered, -1 failed (see err) */
+	uint32_t uid;
+	uint32_t uidvalidity;
+	struct store_error err;
+};
+
+/* Delivers one message (MessageNew).  0 or -1 with err. */
+int store_message_deliver(struct store *store, const struct store_actor *actor,
+			  const struct store_delivery *item, uint32_t *uid_r,
+			  uint32_t *uidvalidity_r, struct store_error *err);
+/* Group commit: delivers count messages in ONE transaction (one commit,
+ * bodies fsynced before it), each with its own mailbox and envelope.  An
+ * item that cannot be delivered (no such mailbox, too big, ...) fails alone
+ * in results[i]; the others still commit.  Returns 0 when the transaction
+ * committed (look at each result), -1 with err when nothing was delivered
+ * (every result then carries the same error). */
+int store_message_deliver_batch(struct store *store,
+				const struct store_actor *actor,
+				const struct store_delivery *items,
+				size_t count,
+				struct store_delivery_result *results,
+				struct store_error *err);
+
 /* ---- access events that change nothing else ---- */
 
 /* Login / Logout (RFC 5423 §4.4) through the outbox. */
@@ -343,5 +387,19 @@ int store_outbox_read(struct store *store, int64_t after_seq, size_t limit,
 /* A number that changes whenever another connection (another process)
  * commits to the database (PRAGMA data_version): cheap to poll. */
 int store_data_version(struct store *store, int64_t *version_r);
+
+/* ---- sink cursors (the events module's sinks) ---- */
+
+/* The durable cursor of sink NAME: the seq of the last outbox event it has
+ * delivered and had acknowledged; 0 when the sink never advanced. */
+int store_sink_cursor_get(struct store *store, const char *name,
+			  int64_t *seq_r, struct store_error *err);
+/* Sets it (one transaction, durable when it returns). */
+int store_sink_cursor_set(struct store *store, const char *name, int64_t seq,
+			  struct store_error *err);
+/* Rows now in the outbox and their lowest and highest seq (0 when empty). */
+int store_outbox_stats(struct store *store, int64_t *count_r,
+		       int64_t *min_seq_r, int64_t *max_seq_r,
+		       struct store_error *err);
 
 #endif

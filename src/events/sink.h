@@ -1,0 +1,142 @@
+/* Sinks: each configured `[sink NAME]` section delivers the outbox's events,
+ * filtered and shaped per sink (RFC 5423 §3 "filtering at generation"), to
+ * its far end, at least once and in order, with a durable cursor in the
+ * store (DESIGN.md "Events").
+ *
+ * Every sink runs on its own thread with its own store handle: a slow or
+ * failing far end never slows IMAP or the other sinks.  The thread reads
+ * outbox rows after its cursor in batches, filters them, delivers them and
+ * advances the cursor only once the far end has acknowledged them (for the
+ * journal: written and fsynced).  On failure it retries with capped
+ * exponential back-off for as long as it takes.
+ *
+ * Only `type = journal` exists now; webhook, nats and syslog are refused
+ * at startup as "not supported yet".  docs/events.md and
+ * docs/configuration.md describe every option. */
+#ifndef TIDINGS_SINK_H
+#define TIDINGS_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "events/event-types.h"
+#include "lib/strbuf.h"
+#include "store/store.h"
+
+enum sink_type {
+	SINK_TYPE_JOURNAL,
+};
+
+/* RFC 5423 §4.2: how \Seen and \Deleted being set are reported. */
+enum sink_flag_mode {
+	SINK_FLAG_MODE_SIMPLE, /* MessageRead / MessageTrash (the default) */
+	SINK_FLAG_MODE_FLAGS,  /* FlagsSet / FlagsClear as they are */
+	SINK_FLAG_MODE_BOTH,   /* both forms */
+};
+
+/* Hard limits on one sink's lists. */
+#define SINK_LIST_MAX 256
+#define SINK_ITEM_MAX 1024
+
+struct sink_list {
+	char **items;
+	size_t count;
+};
+
+struct sink_filter {
+	uint32_t types;           /* bit (1u << enum event_type) per type sent */
+	bool all_users;
+	struct sink_list users;   /* mailbox owners (or acting users) */
+	bool all_mailboxes;
+	struct sink_list mailboxes;
+	bool all_params;
+	uint32_t params;          /* bit (1u << enum event_param) per RFC param */
+	struct sink_list vendor_params; /* "vnd.tidings.x" names kept */
+	uint64_t content_max;     /* messageContent cap (not produced yet) */
+	enum sink_flag_mode flag_mode;
+	struct sink_list tags;    /* the "tags" parameter; none when empty */
+};
+
+struct sink_config {
+	char *name;
+	enum sink_type type;
+	struct sink_filter filter;
+	/* journal */
+	char *path;               /* as configured, or data_dir/events.jsonl */
+	uint64_t rotate_size;     /* 0: never rotate */
+	unsigned int rotate_keep;
+};
+
+/* The defaults: every event, user, mailbox and parameter; simple mode. */
+void sink_filter_init(struct sink_filter *filter);
+void sink_filter_free(struct sink_filter *filter);
+
+/* Checks and reads one raw section of cfg (cfg->path names the file in
+ * errors).  0, or -1 with "FILE:LINE: message" in err. */
+int sink_config_parse(const struct config *cfg, const struct config_sink *raw,
+		      struct sink_config *sink_r, char *err, size_t err_size);
+void sink_config_free(struct sink_config *sink);
+
+/* Checks every [sink NAME] section of cfg (what tidingsd does before it
+ * starts anything).  0, or -1 with "FILE:LINE: message" in err. */
+int sink_config_check_all(const struct config *cfg, char *err,
+			  size_t err_size);
+
+/* Parses one option value as the config does: "events", "users", ... are
+ * lists separated by spaces or commas, items may be "double quoted" (with
+ * \" and \\ inside).  0, or -1 with a message in err. */
+int sink_list_parse(const char *value, struct sink_list *list_r, char *err,
+		    size_t err_size);
+void sink_list_free(struct sink_list *list);
+
+/* "message" -> its types' bits, "MessageNew" -> one bit; false when the
+ * name is neither a group nor an RFC 5423 type. */
+bool sink_events_name_bits(const char *name, uint32_t *bits_r);
+
+/* Applies the filter to one outbox event (seq and its JSON object, as in
+ * struct store_outbox_event) and appends what the sink sends, one JSON
+ * object per line ("seq", "event", then the parameters), to out.  One row
+ * can give none, one or several lines (flag_mode); lines that come from one
+ * row share its seq.  Returns the number of lines appended; -1 when the
+ * row's JSON cannot be read (it is skipped: logged by the caller). */
+int sink_filter_apply(const struct sink_filter *filter, int64_t seq,
+		      const char *json, struct strbuf *out);
+
+/* ---- the runner ---- */
+
+struct sink_manager;
+
+/* Checks every sink section (as sink_config_check_all); nothing starts. */
+int sink_manager_create(const struct config *cfg,
+			const struct store_options *store_opts,
+			struct sink_manager **manager_r, char *err,
+			size_t err_size);
+/* Opens each sink's own store handle and starts its thread.  0 / -1
+ * (logged). */
+int sink_manager_start(struct sink_manager *manager);
+/* Wakes the sinks at once (call after a commit); they also poll the
+ * store's data_version every 20 ms. */
+void sink_manager_notify(struct sink_manager *manager);
+/* Stops every thread (a batch being delivered is finished first), joins
+ * them and frees everything. */
+void sink_manager_destroy(struct sink_manager **manager);
+
+/* ---- sink types (sink-journal.c) ---- */
+
+/* One sink's far end.  deliver() gets a batch of lines ending in '\n' and
+ * returns 0 once the far end has acknowledged all of it (the cursor then
+ * advances past last_seq), -1 when it must be retried. */
+struct sink_backend;
+struct sink_backend *sink_journal_create(const struct sink_config *sink);
+int sink_backend_open(struct sink_backend *backend);
+/* The highest seq the far end already holds when it can tell (the
+ * journal's last line), else 0: lets a restart skip a batch that was
+ * written but whose cursor update was lost in a crash. */
+int64_t sink_backend_last_seq(struct sink_backend *backend);
+int sink_backend_deliver(struct sink_backend *backend, const char *data,
+			 size_t len, int64_t last_seq);
+void sink_backend_destroy(struct sink_backend **backend);
+
+#endif
