@@ -141,6 +141,8 @@ struct imap_server {
 	struct imap_session *by_mailbox[IMAP_MAILBOX_BUCKETS];
 
 	struct event *tick_event;
+	void (*change_hook)(void *ctx);  /* after each commit (sinks) */
+	void *change_hook_ctx;
 	struct auth_worker *auth_worker;
 	struct event *auth_event;
 	struct event *reap_event;

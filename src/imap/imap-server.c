@@ -626,6 +626,16 @@ static void server_on_event(const struct store_outbox_event *ev, void *ctx)
 void imap_server_changed(struct imap_server *srv)
 {
 	event_pump_run(srv->pump);
+	/* The sinks poll too; this only spares them the wait. */
+	if (srv->change_hook != NULL)
+		srv->change_hook(srv->change_hook_ctx);
+}
+
+void imap_server_set_change_hook(struct imap_server *srv,
+				 void (*hook)(void *ctx), void *ctx)
+{
+	srv->change_hook = hook;
+	srv->change_hook_ctx = ctx;
 }
 
 void imap_server_notify_changed(struct imap_server *srv)

@@ -26,6 +26,9 @@ int imap_server_listen(struct imap_server *srv, const char *host, int port,
  * command. */
 void imap_server_shutdown(struct imap_server *srv);
 void imap_server_destroy(struct imap_server **srv);
+/* Called after every commit this process makes (after the pump ran). */
+void imap_server_set_change_hook(struct imap_server *srv,
+				 void (*hook)(void *ctx), void *ctx);
 unsigned int imap_server_session_count(const struct imap_server *srv);
 /* Runs the event pump now: for changes committed outside the IMAP
  * sessions (LMTP deliveries), so IDLE sessions hear of them at once. */

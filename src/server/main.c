@@ -148,6 +148,11 @@ static void lmtp_on_commit(void *ctx)
 	imap_server_notify_changed(imap);
 }
 
+static void sinks_notify(void *ctx)
+{
+	sink_manager_notify(ctx);
+}
+
 static int start_listener(const char *what, const char *value, bool tls)
 {
 	char host[256], err[512];
@@ -286,6 +291,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	imap = imap_server_create(base, &cfg, store, tls);
+	if (sinks != NULL)
+		imap_server_set_change_hook(imap, sinks_notify, sinks);
 	if (start_listener("imap_listen", cfg.imap_listen, false) < 0 ||
 	    start_listener("imaps_listen", cfg.imaps_listen, true) < 0)
 		return 1;
