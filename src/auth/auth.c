@@ -1,6 +1,7 @@
 /* argon2id hashes (libargon2), SASL PLAIN (RFC 4616), strict base64
  * (RFC 4648) and random passwords. */
 #include "auth/auth.h"
+#include "lib/text.h"
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -150,17 +151,7 @@ static const char auth_b64_alphabet[] =
 
 static int auth_b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return base64_digit(c, '/');
 }
 
 char *auth_base64_encode(const void *data, size_t len)
@@ -245,42 +236,7 @@ fail:
 
 bool auth_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n;
-		uint32_t cp;
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
+	return memchr(s, '\0', len) == NULL && utf8_valid(s, len);
 }
 
 /* ---- SASL PLAIN, RFC 4616 §2 ---- */

@@ -7,23 +7,14 @@
  * leftover bits; we refuse every other spelling so that two different
  * strings never name the same mailbox. */
 #include "imap/imap-parser.h"
+#include "lib/text.h"
 
 static const char mutf7_base64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int mutf7_base64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
+	return base64_digit(c, ',');
 }
 
 static bool mutf7_is_direct(unsigned char c)

@@ -9,6 +9,7 @@
 
 #include "mime/mime.h"
 #include "mime/mime-private.h"
+#include "lib/text.h"
 
 #define MIME_MAX_CHARSET_LEN 64
 
@@ -188,17 +189,7 @@ void mime_charset_to_utf8(const char *charset, size_t charset_len,
 
 static int base64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return base64_digit(c, '/');
 }
 
 /* Lenient: bytes outside the alphabet are skipped, and padding ends a
