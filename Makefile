@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run test test-unit test-protocol test-asan fuzz fuzz-smoke clean
+.PHONY: all deps build run test test-unit test-protocol test-asan fuzz fuzz-smoke clean bench
 
 all: build
 
@@ -35,6 +35,12 @@ fuzz: deps
 
 fuzz-smoke: deps
 	@./scripts/run-fuzz 10
+
+# Benchmarks against Dovecot (not tests; see bench/README.md).
+bench: build
+	@./bench/install-dovecot
+	@export TIDINGS_BUILD=$(BUILD); /usr/bin/python3 bench/lmtp; a=$$?; \
+		/usr/bin/python3 bench/imap; b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

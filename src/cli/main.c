@@ -129,6 +129,9 @@ int cli_mailbox_fail(const char *what, const char *user, const char *mailbox,
 /* cli-events.c */
 extern const struct cli_command cli_events_commands[];
 extern const size_t cli_events_command_count;
+/* cli-quota.c */
+extern const struct cli_command cli_quota_commands[];
+extern const size_t cli_quota_command_count;
 
 static const struct {
 	const struct cli_command *commands;
@@ -138,6 +141,7 @@ static const struct {
 	{ cli_mailbox_commands, &cli_mailbox_command_count },
 	{ cli_message_commands, &cli_message_command_count },
 	{ cli_events_commands, &cli_events_command_count },
+	{ cli_quota_commands, &cli_quota_command_count },
 };
 #define CLI_TABLE_COUNT (sizeof(cli_tables) / sizeof(cli_tables[0]))
 
@@ -234,6 +238,8 @@ int cli_store_open(struct cli *cli, bool create)
 	opts.default_mailbox_count = cli->cfg.default_mailbox_count;
 	opts.max_message_size = cli->cfg.max_message_size;
 	opts.server_fqdn = cli->cfg.server_name;
+	opts.default_storage_limit = cli->cfg.quota_storage;
+	opts.default_message_limit = cli->cfg.quota_messages;
 
 	struct store_error err;
 	memset(&err, 0, sizeof(err));

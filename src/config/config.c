@@ -2,6 +2,7 @@
  * sections kept raw for the events module.  Every key is described in one
  * table below; docs/configuration.md is the reference for operators. */
 #include "config/config.h"
+#include "lib/text.h"
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -53,6 +54,8 @@ static int config_check_server_name(const char *value, char *err,
 static int config_check_user_name(const char *value, char *err,
 				  size_t err_size);
 static int config_check_any(const char *value, char *err, size_t err_size);
+static int config_check_domains(const char *value, char *err,
+			       size_t err_size);
 
 #define STR(name, check) \
 	{ #name, CONFIG_KIND_STRING, offsetof(struct config, name), 0, 0, 0, \
@@ -100,6 +103,17 @@ static const struct config_key config_keys[] = {
 	SIZE(output_buffer_max, 4096, UINT_MAX, NULL),
 	{ "default_mailboxes", CONFIG_KIND_MAILBOXES, 0, 0, 0, 0, NULL, NULL },
 	STR(demo_user, config_check_user_name),
+	STR(lmtp_domains, config_check_domains),
+	/* RFC 5321 §4.5.3.2.7 asks for at least 5 minutes; shorter is allowed
+	 * for a local MTA that knows it */
+	NUMBER(lmtp_timeout, 1, 24 * 3600, NULL),
+	/* RFC 5321 §4.5.3.1.8: at least 100 recipients MUST be buffered */
+	NUMBER(lmtp_max_recipients, 100, 100000,
+	       "RFC 5321 section 4.5.3.1.8 requires at least 100"),
+	LISTEN(pop3_listen),
+	LISTEN(pop3s_listen),
+	SIZE(quota_storage, 0, INT64_MAX, NULL),
+	NUMBER(quota_messages, 0, INT64_MAX, NULL),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -135,44 +149,6 @@ static const char *config_quote(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-static bool config_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
 
 static bool config_has_control(const char *s)
 {
@@ -328,6 +304,36 @@ static int config_check_any(const char *value, char *err, size_t err_size)
 	return 0;
 }
 
+/* lmtp_domains: blank- or comma-separated domain names; "" = any. */
+static int config_check_domains(const char *value, char *err,
+				size_t err_size)
+{
+	const char *p = value;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *w = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != ',')
+			p++;
+		if (p == w)
+			continue;
+		char name[256];
+		if ((size_t)(p - w) >= sizeof(name)) {
+			config_err(err, err_size, "domain name too long");
+			return -1;
+		}
+		memcpy(name, w, (size_t)(p - w));
+		name[p - w] = '\0';
+		if (!config_hostname_valid(name)) {
+			config_err(err, err_size,
+				   "not a domain name: letters, digits, '-', "
+				   "'_' and '.' separated by blanks");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int config_check_nonempty(const char *value, char *err, size_t err_size)
 {
 	if (*value == '\0') {
@@ -365,7 +371,7 @@ static int config_check_user_name(const char *value, char *err,
 {
 	if (strlen(value) > CONFIG_MAX_NAME || config_has_control(value) ||
 	    strchr(value, ' ') != NULL ||
-	    !config_utf8_valid(value, strlen(value))) {
+	    !utf8_valid(value, strlen(value))) {
 		config_err(err, err_size,
 			   "expected a user name without spaces or control characters");
 		return -1;
@@ -388,7 +394,7 @@ static int config_mailbox_name_check(const char *name, char *err,
 		config_err(err, err_size, "empty mailbox name");
 		return -1;
 	}
-	if (len > CONFIG_MAX_MAILBOX_NAME || !config_utf8_valid(name, len) ||
+	if (len > CONFIG_MAX_MAILBOX_NAME || !utf8_valid(name, len) ||
 	    config_has_control(name) || strpbrk(name, "*%\"\\") != NULL ||
 	    name[0] == '/' || name[len - 1] == '/' ||
 	    strstr(name, "//") != NULL) {
@@ -670,6 +676,13 @@ void config_init_defaults(struct config *cfg)
 		abort(); /* the built-in list is valid */
 
 	cfg->demo_user = xstrdup("");
+	cfg->lmtp_domains = xstrdup("");
+	cfg->lmtp_timeout = 300;
+	cfg->lmtp_max_recipients = 100;
+	cfg->pop3_listen = xstrdup("");
+	cfg->pop3s_listen = xstrdup("");
+	cfg->quota_storage = 0;
+	cfg->quota_messages = 0;
 	cfg->path = NULL;
 	cfg->sinks = NULL;
 	cfg->sink_count = 0;
@@ -703,6 +716,9 @@ void config_free(struct config *cfg)
 		free(cfg->default_mailboxes[i][1]);
 	}
 	free(cfg->demo_user);
+	free(cfg->pop3_listen);
+	free(cfg->pop3s_listen);
+	free(cfg->lmtp_domains);
 	free(cfg->path);
 	config_sinks_free(cfg->sinks, cfg->sink_count);
 	memset(cfg, 0, sizeof(*cfg));

@@ -69,6 +69,20 @@ struct config {
 	/* "demo": the user `make run` creates; "" = none */
 	char *demo_user;
 
+	/* LMTP (docs/configuration.md, "LMTP delivery") */
+	char *lmtp_domains;        /* "": any domain; else space-separated */
+	unsigned int lmtp_timeout; /* seconds a client may be silent: 300 */
+	unsigned int lmtp_max_recipients; /* per transaction: 100 (>= 100) */
+
+	/* POP3 (docs/configuration.md, "POP3") */
+	char *pop3_listen;         /* "" (make run: 127.0.0.1:1110) */
+	char *pop3s_listen;        /* "" (make run: 127.0.0.1:1995) */
+
+	/* quota of a user without limits of its own (docs/configuration.md,
+	 * "Quota"); 0 = unlimited */
+	uint64_t quota_storage;    /* bytes: 0 */
+	uint64_t quota_messages;   /* messages: 0 */
+
 	char *path;                /* the file it was read from, or NULL */
 
 	/* [sink NAME] sections, raw (see struct config_sink) */

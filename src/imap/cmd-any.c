@@ -32,10 +32,12 @@ static const struct imap_command commands[] = {
 	{ "RENAME", cmd_rename, IMAP_CMD_LOGGED_IN },
 	{ "SEARCH", cmd_search, IMAP_CMD_SELECTED },
 	{ "SELECT", cmd_select, IMAP_CMD_LOGGED_IN },
+	{ "SORT", cmd_sort, IMAP_CMD_SELECTED },
 	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOT_AUTH },
 	{ "STATUS", cmd_status, IMAP_CMD_LOGGED_IN },
 	{ "STORE", cmd_store, IMAP_CMD_SELECTED },
 	{ "SUBSCRIBE", cmd_subscribe, IMAP_CMD_LOGGED_IN },
+	{ "THREAD", cmd_thread, IMAP_CMD_SELECTED },
 	{ "UID", cmd_uid, IMAP_CMD_SELECTED },
 	{ "UNSELECT", cmd_unselect, IMAP_CMD_SELECTED },
 	{ "UNSUBSCRIBE", cmd_unsubscribe, IMAP_CMD_LOGGED_IN },
@@ -82,6 +84,7 @@ void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 	if (s->server->cfg->max_message_size > 0 && s->server->cfg->max_message_size < limit)
 		limit = s->server->cfg->max_message_size;
 	strbuf_printf(out, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
+		      " ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 		      " APPENDLIMIT=%llu", (unsigned long long)limit);
 }
 

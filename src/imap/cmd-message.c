@@ -191,6 +191,18 @@ static void do_search(struct imap_session *s, const char *tag,
 	bool badcharset = false;
 	static const struct imap_search_limits limits = { 64, 10000 };
 	struct store_error err;
+	/* RFC 4731: a RETURN (...) before the keys asks for ESEARCH. */
+	unsigned int esearch = 0;
+	size_t used = 0;
+	int ret = imap_esearch_return_parse(args, count, &esearch, &used, &error);
+	if (ret < 0) {
+		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
+		return;
+	}
+	if (used > 0) {
+		args += used;
+		count -= used;
+	}
 
 	if (count == 0) {
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", "SEARCH needs search keys");
@@ -221,6 +233,8 @@ static void do_search(struct imap_session *s, const char *tag,
 	struct strbuf *o = &s->out;
 	strbuf_reset(o);
 	strbuf_appends(o, "* SEARCH");
+	uint32_t *found = NULL;
+	size_t found_count = 0, found_cap = 0;
 	for (size_t i = 0; i < list.count; i++) {
 		const struct store_message *m = &list.msgs[i];
 		uint32_t seq = imap_view_seq(v, m->uid);
@@ -242,12 +256,26 @@ static void do_search(struct imap_session *s, const char *tag,
 			sm.len = body.len;
 			opened = true;
 		}
-		if (quick > 0 || (quick < 0 && imap_search_match(search, &ctx, &sm)))
-			strbuf_printf(o, " %u", uid ? m->uid : seq);
+		if (quick > 0 || (quick < 0 && imap_search_match(search, &ctx, &sm))) {
+			if (esearch != 0) {
+				if (found_count == found_cap) {
+					found_cap = found_cap ? found_cap * 2 : 64;
+					found = xrealloc(found, found_cap * sizeof(*found));
+				}
+				found[found_count++] = uid ? m->uid : seq;
+			} else {
+				strbuf_printf(o, " %u", uid ? m->uid : seq);
+			}
+		}
 		if (opened)
 			store_body_close(&body);
 	}
 	strbuf_appends(o, "\r\n");
+	if (esearch != 0) {
+		strbuf_reset(o);
+		imap_esearch_write(o, tag, uid, esearch, found, found_count);
+		free(found);
+	}
 	store_message_list_free(&list);
 	imap_search_free(&search);
 	imap_session_send(s, o->s, o->len);
@@ -669,6 +697,12 @@ void cmd_uid(struct imap_session *s, struct imap_parsed_command *cmd)
 	} else if (strcasecmp(sub, "EXPUNGE") == 0) {
 		s->cmd_name = "EXPUNGE";
 		do_expunge(s, cmd->tag, args, count, true);
+	} else if (strcasecmp(sub, "SORT") == 0) {
+		s->cmd_name = "SORT";
+		imap_sort_run(s, cmd->tag, args, count, true);
+	} else if (strcasecmp(sub, "THREAD") == 0) {
+		s->cmd_name = "THREAD";
+		imap_thread_run(s, cmd->tag, args, count, true);
 	} else {
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Unknown UID command");
 	}

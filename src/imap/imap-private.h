@@ -248,6 +248,27 @@ imap_cmd_fn cmd_append;
 imap_cmd_fn cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search,
 	cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_uid;
 void imap_fetch_job_continue(struct imap_session *s);
+/* cmd-sort.c: SORT, THREAD (RFC 5256), ESORT (RFC 5267), ESEARCH (RFC 4731) */
+imap_cmd_fn cmd_sort, cmd_thread;
+void imap_sort_run(struct imap_session *s, const char *tag,
+		   const struct imap_arg *args, size_t count, bool uid);
+void imap_thread_run(struct imap_session *s, const char *tag,
+		     const struct imap_arg *args, size_t count, bool uid);
+enum imap_esearch_option {
+	IMAP_ESEARCH_MIN = 1 << 0,
+	IMAP_ESEARCH_MAX = 1 << 1,
+	IMAP_ESEARCH_ALL = 1 << 2,
+	IMAP_ESEARCH_COUNT = 1 << 3,
+};
+/* A leading "RETURN (opts)": 1 with the options and the number of
+ * arguments it took, 0 when absent, -1 (BAD) with *error_r. */
+int imap_esearch_return_parse(const struct imap_arg *args, size_t count,
+			      unsigned int *options_r, size_t *consumed_r,
+			      const char **error_r);
+/* "* ESEARCH (TAG "t") [UID] ..." for nums (ascending for SEARCH, in
+ * sort order for SORT). */
+void imap_esearch_write(struct strbuf *out, const char *tag, bool uid,
+			unsigned int options, const uint32_t *nums, size_t count);
 /* cmd-idle.c */
 imap_cmd_fn cmd_idle;
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

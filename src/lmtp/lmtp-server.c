@@ -30,9 +30,6 @@
 #include "net/net-conn.h"
 #include "net/net-listen.h"
 
-/* RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for a command. */
-#define LMTP_IDLE_TIMEOUT 300
-
 enum lmtp_mode {
 	LMTP_MODE_COMMAND,
 	LMTP_MODE_DATA,
@@ -61,8 +58,8 @@ struct lmtp_session {
 
 	/* the transaction */
 	char *mail_from;   /* NULL until MAIL */
-	struct lmtp_rcpt rcpts[LMTP_MAX_RECIPIENTS];
-	size_t rcpt_count;
+	struct lmtp_rcpt *rcpts;  /* grown up to lmtp_max_recipients */
+	size_t rcpt_count, rcpt_alloc;
 	struct strbuf body;
 	struct lmtp_data_decoder data;
 
@@ -137,6 +134,7 @@ static void session_destroy(struct lmtp_session *s)
 	if (s->conn != NULL)
 		net_conn_destroy(&s->conn);
 	transaction_reset(s);
+	free(s->rcpts);
 	strbuf_free(&s->out);
 	free(s);
 }
@@ -250,7 +248,7 @@ static void cmd_rcpt(struct lmtp_session *s, const struct lmtp_command *cmd)
 		session_error(s, "503 5.5.1 Need MAIL command first");
 		return;
 	}
-	if (s->rcpt_count >= LMTP_MAX_RECIPIENTS) {
+	if (s->rcpt_count >= srv->cfg->lmtp_max_recipients) {
 		/* RFC 5321 §4.5.3.1.10 */
 		session_reply(s, "452 4.5.3 Too many recipients");
 		return;
@@ -260,6 +258,17 @@ static void cmd_rcpt(struct lmtp_session *s, const struct lmtp_command *cmd)
 	if (lmtp_recipient_split(cmd->path, user, sizeof(user), detail,
 				 sizeof(detail), domain, sizeof(domain)) < 0) {
 		session_error(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	/* A domain that is not ours is refused before the user is looked
+	 * up: it means the MTA routes a domain here that it should not (a
+	 * configuration error, not an unknown user), and the answer must not
+	 * tell which user names exist.  RFC 3463: X.7.1 "delivery not
+	 * authorized". */
+	if (domain[0] != '\0' &&
+	    !lmtp_domain_listed(srv->cfg->lmtp_domains, domain)) {
+		session_replyf(s, "550 5.7.1 <%s>: Relay not permitted",
+			       cmd->path);
 		return;
 	}
 	struct store_user u;
@@ -285,6 +294,11 @@ static void cmd_rcpt(struct lmtp_session *s, const struct lmtp_command *cmd)
 		log_warn("lmtp: %s has no INBOX: %s", user, err.msg);
 		session_reply(s, "451 4.3.0 Temporary failure: mailbox unavailable");
 		return;
+	}
+	if (s->rcpt_count == s->rcpt_alloc) {
+		size_t n = s->rcpt_alloc == 0 ? 8 : s->rcpt_alloc * 2;
+		s->rcpts = xrealloc(s->rcpts, n * sizeof(*s->rcpts));
+		s->rcpt_alloc = n;
 	}
 	struct lmtp_rcpt *r = &s->rcpts[s->rcpt_count++];
 	r->address = xstrdup(cmd->path);
@@ -394,7 +408,11 @@ static const char *delivery_error_reply(const struct store_error *err)
 	case STORE_ERR_TOOBIG:
 		return "552 5.3.4 Message too big for system";
 	case STORE_ERR_OVERQUOTA:
-		return "552 5.2.2 Mailbox full";
+		/* RFC 3463 X.2.2: permanent only when the message alone is
+		 * over the limit; otherwise an expunge may make room */
+		if (strcmp(err->msg, STORE_OVERQUOTA_TOO_BIG_MSG) == 0)
+			return "552 5.2.2 Message is larger than the mailbox quota";
+		return "452 4.2.2 Mailbox full, try again later";
 	case STORE_ERR_NONEXISTENT:
 		return "450 4.2.0 Mailbox unavailable, try again later";
 	case STORE_ERR_CANNOT:
@@ -627,7 +645,7 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 		next = s->next;
 		if (s->closing || s->conn == NULL || s->mode == LMTP_MODE_COMMIT)
 			continue;
-		if (now - s->last_activity >= LMTP_IDLE_TIMEOUT) {
+		if (now - s->last_activity >= (time_t)srv->cfg->lmtp_timeout) {
 			log_info("lmtp: %s: idle timeout", s->client_ip);
 			session_reply(s, "421 4.4.2 Idle for too long, closing connection");
 			session_close(s);

@@ -14,8 +14,9 @@
 #include "config/config.h"
 #include "store/store.h"
 
-/* Recipients accepted per transaction; more get 452 4.5.3 (RFC 5321
- * §4.5.3.1.8 requires at least 100). */
+/* The default of lmtp_max_recipients: recipients accepted per
+ * transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.8 requires at least
+ * 100). */
 #define LMTP_MAX_RECIPIENTS 100
 
 struct lmtp_server;

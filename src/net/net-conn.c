@@ -21,6 +21,8 @@ struct net_conn {
 	void *ctx;
 	bool tls;
 	bool closing;
+	struct event *close_timer;   /* polls the TLS filter's socket side */
+	unsigned int close_ticks;
 	char peer_ip[INET6_ADDRSTRLEN];
 	int peer_port;
 	int local_port;
@@ -35,8 +37,22 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		conn->cb.on_read(conn, conn->ctx);
 }
 
+/* Bytes not yet handed to the kernel: with a TLS filter (STARTTLS) the
+ * filter's buffer empties into the socket bufferevent beneath it, which
+ * must drain too before the connection may be freed. */
+static size_t conn_pending(struct net_conn *conn)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(conn->bev));
+	struct bufferevent *under = bufferevent_get_underlying(conn->bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
 static void conn_free(struct net_conn *conn)
 {
+	if (conn->close_timer != NULL)
+		event_free(conn->close_timer);
 	if (conn->bev != NULL)
 		bufferevent_free(conn->bev);
 	free(conn);
@@ -46,7 +62,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct net_conn *conn = arg;
 	if (conn->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (conn_pending(conn) == 0)
 			conn_free(conn);
 		return;
 	}
@@ -150,6 +166,17 @@ void net_conn_destroy(struct net_conn **connp)
 	conn_free(conn);
 }
 
+/* 5 ms checks, for at most 10 s: a peer that does not read is cut off. */
+#define CLOSE_TICK_USEC 5000
+#define CLOSE_TICKS_MAX 2000
+
+static void conn_close_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_conn *conn = arg;
+	if (conn_pending(conn) == 0 || ++conn->close_ticks >= CLOSE_TICKS_MAX)
+		conn_free(conn);
+}
+
 void net_conn_close_after_flush(struct net_conn **connp)
 {
 	struct net_conn *conn = *connp;
@@ -158,13 +185,17 @@ void net_conn_close_after_flush(struct net_conn **connp)
 	*connp = NULL;
 	conn->closing = true;
 	bufferevent_disable(conn->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0) {
+	if (conn_pending(conn) == 0) {
 		conn_free(conn);
 		return;
 	}
-	/* A peer that does not read gets a few seconds, no more. */
-	struct timeval tv = { 10, 0 };
-	bufferevent_set_timeouts(conn->bev, NULL, &tv);
+	/* The write callback frees a plain connection once its output is
+	 * written; the timer also covers the TLS filter's socket side, whose
+	 * draining the filter does not report. */
+	struct timeval tick = { 0, CLOSE_TICK_USEC };
+	conn->close_timer = event_new(bufferevent_get_base(conn->bev), -1,
+				      EV_PERSIST, conn_close_tick, conn);
+	event_add(conn->close_timer, &tick);
 }
 
 struct evbuffer *net_conn_input(struct net_conn *conn)
@@ -184,6 +215,8 @@ void net_conn_writes(struct net_conn *conn, const char *s)
 
 size_t net_conn_output_pending(struct net_conn *conn)
 {
+	/* The top layer only: its write callback is what resumes a paused
+	 * writer (after STARTTLS the socket side beneath may hold more). */
 	return evbuffer_get_length(bufferevent_get_output(conn->bev));
 }
 

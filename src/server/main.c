@@ -3,7 +3,8 @@
  *   tidingsd [-c FILE]
  *
  * Without -c it runs on the embedded default: data under ./var, IMAP on
- * 127.0.0.1:1143, IMAPS on 127.0.0.1:1993, LMTP on 127.0.0.1:2424, a self-signed certificate made
+ * 127.0.0.1:1143, IMAPS on 127.0.0.1:1993, LMTP on 127.0.0.1:2424, POP3 on
+ * 127.0.0.1:1110, POP3S on 127.0.0.1:1995, a self-signed certificate made
  * on first start, and a user "demo" whose password is generated once, kept
  * in ./var/demo-password and printed at every start. */
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "lib/xalloc.h"
 #include "lmtp/lmtp-server.h"
 #include "net/net-tls.h"
+#include "pop3/pop3-server.h"
 #include "store/store.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5
@@ -35,6 +37,7 @@
 static struct event_base *base;
 static struct imap_server *imap;
 static struct lmtp_server *lmtp;
+static struct pop3_server *pop3;
 static struct event *shutdown_timer;
 static int shutdown_ticks;
 
@@ -66,7 +69,8 @@ static int mkdir_p(const char *path, mode_t mode)
 static void shutdown_tick(evutil_socket_t fd, short what, void *arg)
 {
 	if ((imap_server_session_count(imap) == 0 &&
-	     (lmtp == NULL || lmtp_server_session_count(lmtp) == 0)) ||
+	     (lmtp == NULL || lmtp_server_session_count(lmtp) == 0) &&
+	     (pop3 == NULL || pop3_server_session_count(pop3) == 0)) ||
 	    ++shutdown_ticks > SHUTDOWN_GRACE_SECONDS * 10)
 		event_base_loopexit(base, NULL);
 }
@@ -83,6 +87,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	imap_server_shutdown(imap);
 	if (lmtp != NULL)
 		lmtp_server_shutdown(lmtp);
+	if (pop3 != NULL)
+		pop3_server_shutdown(pop3);
 	struct timeval tv = { 0, 100 * 1000 };
 	shutdown_timer = event_new(base, -1, EV_PERSIST, shutdown_tick, NULL);
 	event_add(shutdown_timer, &tv);
@@ -205,6 +211,10 @@ int main(int argc, char **argv)
 		cfg.demo_user = xstrdup("demo");
 		free(cfg.lmtp_listen);
 		cfg.lmtp_listen = xstrdup("127.0.0.1:2424");
+		free(cfg.pop3_listen);
+		cfg.pop3_listen = xstrdup("127.0.0.1:1110");
+		free(cfg.pop3s_listen);
+		cfg.pop3s_listen = xstrdup("127.0.0.1:1995");
 	} else {
 		char err[1024];
 		if (config_load(&cfg, config_path, err, sizeof(err)) < 0) {
@@ -263,6 +273,8 @@ int main(int argc, char **argv)
 		.default_mailbox_count = cfg.default_mailbox_count,
 		.max_message_size = cfg.max_message_size,
 		.server_fqdn = cfg.server_name,
+		.default_storage_limit = cfg.quota_storage,
+		.default_message_limit = cfg.quota_messages,
 	};
 	struct store *store = NULL;
 	struct store_error serr;
@@ -305,6 +317,24 @@ int main(int argc, char **argv)
 		}
 		printf("tidingsd: LMTP on %s\n", cfg.lmtp_listen);
 	}
+	if (cfg.pop3_listen[0] != '\0' || cfg.pop3s_listen[0] != '\0') {
+		/* POP3 expunges run the IMAP server's event pump too */
+		pop3 = pop3_server_create(base, &cfg, store, tls, lmtp_on_commit,
+					  NULL);
+		const char *what[2] = { "pop3_listen", "pop3s_listen" };
+		const char *value[2] = { cfg.pop3_listen, cfg.pop3s_listen };
+		for (int i = 0; i < 2; i++) {
+			if (value[i][0] == '\0')
+				continue;
+			if (pop3_server_listen(pop3, value[i], i == 1, err,
+					       sizeof(err)) < 0) {
+				log_error("tidingsd: %s: %s", what[i], err);
+				return 1;
+			}
+			printf("tidingsd: %s on %s\n", i == 1 ? "POP3S" : "POP3",
+			       value[i]);
+		}
+	}
 	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(base, SIGINT, on_signal, NULL);
 	event_add(sigterm, NULL);
@@ -313,6 +343,7 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(base);
 
+	pop3_server_destroy(&pop3);
 	lmtp_server_destroy(&lmtp);
 	imap_server_destroy(&imap);
 	if (shutdown_timer != NULL)

@@ -152,6 +152,12 @@ struct store_backend_ops {
 	int (*outbox_stats)(struct store *store, int64_t *count_r,
 			    int64_t *min_seq_r, int64_t *max_seq_r,
 			    struct store_error *err);
+	/* quota; limits: a value, STORE_QUOTA_KEEP or STORE_QUOTA_DEFAULT */
+	int (*quota_get)(struct store *store, int64_t user_id,
+			 struct store_quota *quota_r, struct store_error *err);
+	int (*quota_set)(struct store *store, const struct store_actor *actor,
+			 const char *user_name, int64_t storage_limit,
+			 int64_t message_limit, struct store_error *err);
 };
 
 struct store {
@@ -170,6 +176,9 @@ struct store {
 
 	/* for unique temporary file names */
 	uint64_t tmp_counter;
+	/* quota of users without their own limits; 0 = unlimited */
+	uint64_t default_storage_limit;
+	uint64_t default_message_limit;
 };
 
 extern const struct store_backend_ops store_sqlite_ops;

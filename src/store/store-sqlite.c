@@ -27,7 +27,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 #define SQ_BUSY_TIMEOUT_MS 5000
 /* rows copied per round by readers that call back into user code */
 #define SQ_BATCH 256
@@ -134,6 +134,43 @@ static const char sq_schema_v2[] =
 	"UPDATE meta SET value = 2 WHERE key = 'schema_version';"
 	"PRAGMA user_version = 2;";
 
+/* Version 3: per-user quota.  The limits (NULL: the configured default,
+ * 0: unlimited) and the usage counted against them, kept by triggers like
+ * the mailbox counters, so every path that adds or removes a message
+ * (append, delivery, copy, move, expunge, mailbox and user deletion) keeps
+ * it right.  Messages are always deleted while their mailbox row still
+ * exists (sq_mailbox_purge), which the delete trigger relies on.
+ * "exceeded" remembers a QuotaExceed not yet followed by QuotaWithin. */
+static const char sq_schema_v3[] =
+	"CREATE TABLE quotas("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  storage_limit INTEGER,"
+	"  message_limit INTEGER,"
+	"  storage_used INTEGER NOT NULL DEFAULT 0,"
+	"  messages_used INTEGER NOT NULL DEFAULT 0,"
+	"  exceeded INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO quotas(user_id, storage_used, messages_used)"
+	"  SELECT u.id, COALESCE(SUM(m.size), 0), COUNT(m.id) FROM users u"
+	"  LEFT JOIN mailboxes b ON b.user_id = u.id"
+	"  LEFT JOIN messages m ON m.mailbox_id = b.id GROUP BY u.id;"
+	"CREATE TRIGGER users_quota AFTER INSERT ON users BEGIN"
+	"  INSERT OR IGNORE INTO quotas(user_id) VALUES (NEW.id);"
+	"END;"
+	"CREATE TRIGGER messages_quota_insert AFTER INSERT ON messages BEGIN"
+	"  UPDATE quotas SET storage_used = storage_used + NEW.size,"
+	"    messages_used = messages_used + 1"
+	"    WHERE user_id = (SELECT user_id FROM mailboxes"
+	"      WHERE id = NEW.mailbox_id);"
+	"END;"
+	"CREATE TRIGGER messages_quota_delete AFTER DELETE ON messages BEGIN"
+	"  UPDATE quotas SET storage_used = storage_used - OLD.size,"
+	"    messages_used = messages_used - 1"
+	"    WHERE user_id = (SELECT user_id FROM mailboxes"
+	"      WHERE id = OLD.mailbox_id);"
+	"END;"
+	"UPDATE meta SET value = 3 WHERE key = 'schema_version';"
+	"PRAGMA user_version = 3;";
+
 enum sq_stmt_id {
 	SQ_BEGIN,
 	SQ_BEGIN_IMMEDIATE,
@@ -183,6 +220,9 @@ enum sq_stmt_id {
 	SQ_OUTBOX_READ,
 	SQ_OUTBOX_LAST_SEQ,
 	SQ_DATA_VERSION,
+	SQ_QUOTA_GET,
+	SQ_QUOTA_SET_LIMITS,
+	SQ_QUOTA_SET_EXCEEDED,
 	SQ_STMT_COUNT
 };
 
@@ -292,6 +332,14 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
 	[SQ_OUTBOX_LAST_SEQ] =
 		"SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
+	[SQ_QUOTA_GET] = "SELECT storage_limit, message_limit, storage_used, "
+		"messages_used, exceeded FROM quotas WHERE user_id = ?1",
+	[SQ_QUOTA_SET_LIMITS] = "INSERT INTO quotas(user_id, storage_limit, "
+		"message_limit) VALUES (?1, ?2, ?3) ON CONFLICT(user_id) DO "
+		"UPDATE SET storage_limit = excluded.storage_limit, "
+		"message_limit = excluded.message_limit",
+	[SQ_QUOTA_SET_EXCEEDED] =
+		"UPDATE quotas SET exceeded = ?2 WHERE user_id = ?1",
 };
 
 struct sq {
@@ -792,6 +840,194 @@ static int sq_event_messages(struct sq_ctx *c,
 	return sq_event_write(c, &eb, mb->user_id, mb->id, err);
 }
 
+/* ---- quota ---- */
+
+/* A transaction function's result when the change was refused for quota
+ * but the QuotaExceed it wrote must still commit (sq_end_quota). */
+#define SQ_OVERQUOTA (-2)
+
+struct sq_quota {
+	int64_t user_id;
+	int64_t own_storage;        /* the user's own limit, -1 when NULL */
+	int64_t own_messages;
+	uint64_t storage_limit;     /* in force: own, else default; 0 = none */
+	uint64_t message_limit;
+	uint64_t storage_used;
+	uint64_t messages_used;
+	bool exceeded;
+};
+
+static uint64_t sq_column_u64(sqlite3_stmt *st, int col)
+{
+	int64_t v = sqlite3_column_int64(st, col);
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static int sq_quota_load(struct sq_ctx *c, int64_t user_id,
+			 struct sq_quota *q, struct store_error *err)
+{
+	memset(q, 0, sizeof(*q));
+	q->user_id = user_id;
+	q->own_storage = -1;
+	q->own_messages = -1;
+	sqlite3_stmt *st = sq_stmt(c->sq, SQ_QUOTA_GET, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	int r = sq_row(c->sq, st, "reading a quota", err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			q->own_storage = (int64_t)sq_column_u64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			q->own_messages = (int64_t)sq_column_u64(st, 1);
+		q->storage_used = sq_column_u64(st, 2);
+		q->messages_used = sq_column_u64(st, 3);
+		q->exceeded = sqlite3_column_int64(st, 4) != 0;
+		sqlite3_reset(st);
+	}
+	q->storage_limit = q->own_storage >= 0
+			   ? (uint64_t)q->own_storage
+			   : c->store->default_storage_limit;
+	q->message_limit = q->own_messages >= 0
+			   ? (uint64_t)q->own_messages
+			   : c->store->default_message_limit;
+	return 0;
+}
+
+/* Whether bytes more in msgs more messages stay within every limit (a
+ * usage equal to the limit is within it). */
+static bool sq_quota_fits(const struct sq_quota *q, uint64_t bytes,
+			  uint64_t msgs)
+{
+	if (q->storage_limit != 0 &&
+	    (bytes > q->storage_limit ||
+	     q->storage_used > q->storage_limit - bytes))
+		return false;
+	if (q->message_limit != 0 &&
+	    (msgs > q->message_limit ||
+	     q->messages_used > q->message_limit - msgs))
+		return false;
+	return true;
+}
+
+static int sq_quota_set_exceeded(struct sq_ctx *c, int64_t user_id,
+				 bool exceeded, struct store_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(c->sq, SQ_QUOTA_SET_EXCEEDED, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, exceeded ? 1 : 0);
+	return sq_run(c->sq, st, "updating a quota", err);
+}
+
+/* RFC 5423 §5: diskQuota and diskUsed are in kilobytes of 1024 octets.
+ * Both are rounded up, so that any use shows and a consumer comparing
+ * them sees what the store compares. */
+static int64_t sq_kib(uint64_t bytes)
+{
+	return (int64_t)(bytes / 1024 + (bytes % 1024 != 0));
+}
+
+/* QuotaExceed, QuotaWithin or QuotaChange for the user of q: the limits
+ * that apply (diskQuota, maxMessages; left out when unlimited), the usage
+ * (diskUsed, messages) and user, the quota's owner (RFC 5423 §4.1: "at
+ * least the relevant user and quota"), with mailboxID when a mailbox is
+ * concerned. */
+static int sq_event_quota(struct sq_ctx *c, enum event_type type,
+			  const struct sq_quota *q,
+			  const struct store_mailbox *mb,
+			  struct store_error *err)
+{
+	const char *owner = sq_owner(c, q->user_id, err);
+	if (owner == NULL)
+		return -1;
+	struct event_builder *eb = store_event_new(type, c->timestamp);
+	if (mb != NULL) {
+		struct strbuf url = STRBUF_INIT;
+		store_url_mailbox(&url, c->store, owner, mb->name,
+				  mb->uidvalidity);
+		event_builder_set_str(eb, EVENT_PARAM_MAILBOX_ID, url.s);
+		strbuf_free(&url);
+	}
+	if (q->storage_limit != 0)
+		event_builder_set_int(eb, EVENT_PARAM_DISK_QUOTA,
+				      sq_kib(q->storage_limit));
+	event_builder_set_int(eb, EVENT_PARAM_DISK_USED,
+			      sq_kib(q->storage_used));
+	if (q->message_limit != 0)
+		event_builder_set_int(eb, EVENT_PARAM_MAX_MESSAGES,
+				      (int64_t)q->message_limit);
+	event_builder_set_int(eb, EVENT_PARAM_MESSAGES,
+			      (int64_t)q->messages_used);
+	/* the owner, also when an administrator (the CLI) acts */
+	event_builder_set_str(eb, EVENT_PARAM_USER, owner);
+	return sq_event_write(c, &eb, q->user_id, mb != NULL ? mb->id : 0,
+			      err);
+}
+
+/* Before adding msgs messages of bytes octets to mailbox mb: 0 when they
+ * fit the owner's quota; otherwise SQ_OVERQUOTA with err set, after
+ * writing QuotaExceed (RFC 5423 §4.1: "An operation failed ... because
+ * the user's mailbox exceeded one of the quotas") and remembering it for
+ * QuotaWithin.  -1 on a database error. */
+static int sq_quota_check(struct sq_ctx *c, const struct store_mailbox *mb,
+			  uint64_t bytes, uint64_t msgs,
+			  struct store_error *err)
+{
+	struct sq_quota q;
+	if (sq_quota_load(c, mb->user_id, &q, err) < 0)
+		return -1;
+	if (sq_quota_fits(&q, bytes, msgs))
+		return 0;
+	if (sq_event_quota(c, EVENT_QUOTA_EXCEED, &q, mb, err) < 0 ||
+	    (!q.exceeded && sq_quota_set_exceeded(c, q.user_id, true,
+						  err) < 0))
+		return -1;
+	struct sq_quota empty = q;
+	empty.storage_used = 0;
+	empty.messages_used = 0;
+	/* STORE_OVERQUOTA_TOO_BIG_MSG: what no expunge will ever make fit */
+	if (!sq_quota_fits(&empty, bytes, msgs))
+		store_error_set(err, STORE_ERR_OVERQUOTA, "%s",
+				STORE_OVERQUOTA_TOO_BIG_MSG);
+	else
+		store_error_set(err, STORE_ERR_OVERQUOTA, "Quota exceeded");
+	return SQ_OVERQUOTA;
+}
+
+/* After a change that may have lowered the user's usage: QuotaWithin
+ * when a QuotaExceed (or a limit lowered under the usage) came before
+ * and the usage is now within every limit (RFC 5423 §4.1). */
+static int sq_quota_within(struct sq_ctx *c, int64_t user_id,
+			   const struct store_mailbox *mb,
+			   struct store_error *err)
+{
+	struct sq_quota q;
+	if (sq_quota_load(c, user_id, &q, err) < 0)
+		return -1;
+	if (!q.exceeded || !sq_quota_fits(&q, 0, 0))
+		return 0;
+	if (sq_event_quota(c, EVENT_QUOTA_WITHIN, &q, mb, err) < 0)
+		return -1;
+	return sq_quota_set_exceeded(c, user_id, false, err);
+}
+
+/* sq_end() for a transaction that may have been refused for quota:
+ * commits its QuotaExceed and still fails with the OVERQUOTA error. */
+static int sq_end_quota(struct sq *sq, int ret, struct store_error *err)
+{
+	if (ret != SQ_OVERQUOTA)
+		return sq_end(sq, ret, err);
+	struct store_error commit_err;
+	if (sq_end(sq, 0, &commit_err) < 0)
+		log_warn("store: QuotaExceed not recorded: %s",
+			 commit_err.msg);
+	return -1;
+}
+
 /* ---- bodies ---- */
 
 static int sq_bodies_dead(struct sq *sq, struct i64vec *ids,
@@ -1272,6 +1508,11 @@ static int sq_schema(struct sq *sq, struct store_error *err)
 	/* later versions migrate here, one step at a time */
 	if (version < 2 &&
 	    sq_exec(sq, sq_schema_v2, "migrating the schema to version 2", err) < 0) {
+		sq_rollback(sq);
+		return -1;
+	}
+	if (version < 3 &&
+	    sq_exec(sq, sq_schema_v3, "migrating the schema to version 3", err) < 0) {
 		sq_rollback(sq);
 		return -1;
 	}
@@ -1777,7 +2018,8 @@ static int sq_mailbox_delete_txn(struct sq_ctx *c, int64_t user_id,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mb.id);
-	if (sq_run(sq, st, "deleting a mailbox", err) < 0)
+	if (sq_run(sq, st, "deleting a mailbox", err) < 0 ||
+	    sq_quota_within(c, user_id, NULL, err) < 0)
 		return -1;
 	return sq_bodies_dead(sq, dead, err);
 }
@@ -2226,6 +2468,9 @@ static int sq_message_append(struct store *store,
 	int ret = sq_mailbox_selectable(sq, mailbox_id, &mb, err);
 	if (ret == 0)
 		ret = sq_check_uid_space(&mb, 1, err);
+	/* before any change: a refusal commits only its QuotaExceed */
+	if (ret == 0)
+		ret = sq_quota_check(&c, &mb, len, 1, err);
 	store_keywords_copy(&kw, keywords);
 	if (ret == 0 && kw.count > 0) {
 		ret = sq_keywords_load(sq, mailbox_id, &known, err);
@@ -2284,6 +2529,13 @@ static int sq_message_append(struct store *store,
 			*uidvalidity_r = mb.uidvalidity;
 			return 0;
 		}
+	}
+	if (ret == SQ_OVERQUOTA) {
+		/* nothing was installed; the body file is still in tmp */
+		sq_end_quota(sq, ret, err);
+		unlink(tmp);
+		free(tmp);
+		return -1;
 	}
 	/* Unlink while the write lock is still held: once it is released
 	 * another append may get the same body id (AUTOINCREMENT reuses an
@@ -2462,13 +2714,25 @@ static int sq_message_deliver_batch(struct store *store,
 		struct sq_ctx c;
 		sq_ctx_init(&c, store, items[i].actor != NULL ? items[i].actor
 							       : actor);
+		size_t size = (items[i].header != NULL ?
+			       strlen(items[i].header) : 0) + items[i].len;
+		/* a refusal keeps its QuotaExceed in the batch's commit;
+		 * a missing mailbox is reported by sq_deliver_one() */
+		struct store_mailbox qmb;
+		int qr = sq_mailbox_by_id(sq, items[i].mailbox_id, &qmb,
+					  &results[i].err);
+		if (qr == 1)
+			qr = sq_quota_check(&c, &qmb, size, 1,
+					    &results[i].err);
+		if (qr < 0) {
+			results[i].status = -1;
+			continue;
+		}
 		if (sq_exec(sq, "SAVEPOINT deliver", "starting a delivery",
 			    &results[i].err) < 0) {
 			results[i].status = -1;
 			continue;
 		}
-		size_t size = (items[i].header != NULL ?
-			       strlen(items[i].header) : 0) + items[i].len;
 		if (sq_deliver_one(&c, env_st, &items[i], size, &tmp[i],
 				   &body_ids[i], &installed[i],
 				   &results[i].uid, &results[i].uidvalidity,
@@ -2749,7 +3013,8 @@ static int sq_message_expunge_txn(struct sq_ctx *c, int64_t mailbox_id,
 		.uids = gone->v, .count = gone->n, .modseq = modseq,
 		.message_size = -1,
 	};
-	if (sq_event_messages(c, &me, err) < 0)
+	if (sq_event_messages(c, &me, err) < 0 ||
+	    sq_quota_within(c, after.user_id, &after, err) < 0)
 		return -1;
 	return sq_bodies_dead(sq, dead, err);
 }
@@ -2826,6 +3091,13 @@ static int sq_message_copy_txn(struct sq_ctx *c, int64_t src_id,
 	res->count = n;
 	for (size_t i = 0; i < n; i++)
 		res->src_uids[i] = rows[i].uid;
+	/* a move within one user's mailboxes changes no usage */
+	if (ret == 0 && !(move && src.user_id == dst.user_id)) {
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < n; i++)
+			bytes += rows[i].size;
+		ret = sq_quota_check(c, &dst, bytes, n, err);
+	}
 	uint64_t dst_modseq = dst.highestmodseq + 1;
 	/* one new modseq per mailbox per transaction, also when the
 	 * source is the target */
@@ -2868,6 +3140,8 @@ static int sq_message_copy_txn(struct sq_ctx *c, int64_t src_id,
 		};
 		ret = sq_event_messages(c, &me, err);
 	}
+	if (ret == 0 && move && src.user_id != dst.user_id)
+		ret = sq_quota_within(c, src.user_id, &src_after, err);
 	store_keywords_free(&kw);
 	sq_msg_rows_free(rows, n);
 	return ret;
@@ -2887,7 +3161,7 @@ static int sq_message_copy(struct store *store, const struct store_actor *actor,
 		return -1;
 	int ret = sq_message_copy_txn(&c, src_mailbox_id, uids, count,
 				      dst_mailbox_id, move, &res, err);
-	ret = sq_end(c.sq, ret, err);
+	ret = sq_end_quota(c.sq, ret, err);
 	if (ret == 0) {
 		if (src_uids_r != NULL) {
 			*src_uids_r = res.src_uids;
@@ -3125,6 +3399,121 @@ static int sq_outbox_stats(struct store *store, int64_t *count_r,
 	return ret;
 }
 
+/* ---- quota API ---- */
+
+static void sq_quota_export(const struct sq_quota *q, struct store_quota *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->storage_limit = q->storage_limit;
+	out->message_limit = q->message_limit;
+	out->storage_is_default = q->own_storage < 0;
+	out->message_is_default = q->own_messages < 0;
+	out->storage_used = q->storage_used;
+	out->messages_used = q->messages_used;
+}
+
+static int sq_quota_get(struct store *store, int64_t user_id,
+			struct store_quota *quota_r, struct store_error *err)
+{
+	struct sq_ctx c;
+	sq_ctx_init(&c, store, NULL);
+	if (sq_begin(c.sq, false, err) < 0)
+		return -1;
+	struct store_user user;
+	struct sq_quota q;
+	int ret = 0;
+	int r = sq_user_by_id(c.sq, user_id, &user, err);
+	if (r < 0) {
+		ret = -1;
+	} else if (r == 0) {
+		store_error_set(err, STORE_ERR_NONEXISTENT, "No such user");
+		ret = -1;
+	}
+	if (ret == 0)
+		ret = sq_quota_load(&c, user_id, &q, err);
+	if (ret == 0)
+		sq_quota_export(&q, quota_r);
+	return sq_end(c.sq, ret, err);
+}
+
+/* own: the stored limit (-1 = NULL); request: a value, KEEP or DEFAULT */
+static int64_t sq_quota_own_next(int64_t own, int64_t request)
+{
+	if (request == STORE_QUOTA_KEEP)
+		return own;
+	if (request == STORE_QUOTA_DEFAULT)
+		return -1;
+	return request;
+}
+
+static int sq_quota_set_txn(struct sq_ctx *c, const char *user_name,
+			    int64_t storage_limit, int64_t message_limit,
+			    struct store_error *err)
+{
+	struct store_user user;
+	int r = sq_user_by_name(c->sq, user_name, &user, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		store_error_set(err, STORE_ERR_NONEXISTENT, "No such user");
+		return -1;
+	}
+	struct sq_quota before, after;
+	if (sq_quota_load(c, user.id, &before, err) < 0)
+		return -1;
+	int64_t own_storage = sq_quota_own_next(before.own_storage,
+						storage_limit);
+	int64_t own_messages = sq_quota_own_next(before.own_messages,
+						 message_limit);
+	if (own_storage == before.own_storage &&
+	    own_messages == before.own_messages)
+		return 0;
+	sqlite3_stmt *st = sq_stmt(c->sq, SQ_QUOTA_SET_LIMITS, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, user.id);
+	if (own_storage >= 0)
+		sqlite3_bind_int64(st, 2, own_storage);
+	else
+		sqlite3_bind_null(st, 2);
+	if (own_messages >= 0)
+		sqlite3_bind_int64(st, 3, own_messages);
+	else
+		sqlite3_bind_null(st, 3);
+	if (sq_run(c->sq, st, "setting a quota", err) < 0 ||
+	    sq_quota_load(c, user.id, &after, err) < 0)
+		return -1;
+	/* RFC 5423 §4.1 QuotaChange: "The user's quota was changed" */
+	if (sq_event_quota(c, EVENT_QUOTA_CHANGE, &after, NULL, err) < 0)
+		return -1;
+	bool fits = sq_quota_fits(&after, 0, 0);
+	if (after.exceeded && fits) {
+		/* a raised limit brings the usage back under it */
+		if (sq_event_quota(c, EVENT_QUOTA_WITHIN, &after, NULL,
+				   err) < 0)
+			return -1;
+		return sq_quota_set_exceeded(c, user.id, false, err);
+	}
+	/* a limit lowered under the usage: no operation failed, so no
+	 * QuotaExceed, but the expunge that cures it sends QuotaWithin */
+	if (!after.exceeded && !fits)
+		return sq_quota_set_exceeded(c, user.id, true, err);
+	return 0;
+}
+
+static int sq_quota_set(struct store *store, const struct store_actor *actor,
+			const char *user_name, int64_t storage_limit,
+			int64_t message_limit, struct store_error *err)
+{
+	struct sq_ctx c;
+	sq_ctx_init(&c, store, actor);
+	if (sq_begin(c.sq, true, err) < 0)
+		return -1;
+	int ret = sq_quota_set_txn(&c, user_name, storage_limit,
+				   message_limit, err);
+	return sq_end(c.sq, ret, err);
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -3158,4 +3547,6 @@ const struct store_backend_ops store_sqlite_ops = {
 	.sink_cursor_get = sq_sink_cursor_get,
 	.sink_cursor_set = sq_sink_cursor_set,
 	.outbox_stats = sq_outbox_stats,
+	.quota_get = sq_quota_get,
+	.quota_set = sq_quota_set,
 };

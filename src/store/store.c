@@ -97,6 +97,8 @@ int store_open(const char *data_dir, const struct store_options *opts,
 	store->process = xstrdup(program_invocation_short_name);
 	if (opts != NULL) {
 		store->max_message_size = opts->max_message_size;
+		store->default_storage_limit = opts->default_storage_limit;
+		store->default_message_limit = opts->default_message_limit;
 		if (opts->server_fqdn != NULL && *opts->server_fqdn != '\0')
 			store->server_fqdn = xstrdup(opts->server_fqdn);
 		if (opts->default_mailboxes != NULL &&
@@ -735,4 +737,38 @@ int store_outbox_stats(struct store *store, int64_t *count_r,
 	*max_seq_r = 0;
 	return store->ops->outbox_stats(store, count_r, min_seq_r, max_seq_r,
 					err);
+}
+
+/* ---- quota ---- */
+
+int store_quota_get(struct store *store, int64_t user_id,
+		    struct store_quota *quota_r, struct store_error *err)
+{
+	store_error_clear(err);
+	memset(quota_r, 0, sizeof(*quota_r));
+	return store->ops->quota_get(store, user_id, quota_r, err);
+}
+
+static bool store_quota_limit_valid(int64_t limit)
+{
+	return limit >= 0 || limit == STORE_QUOTA_KEEP ||
+	       limit == STORE_QUOTA_DEFAULT;
+}
+
+int store_quota_set(struct store *store, const struct store_actor *actor,
+		    const char *user_name, int64_t storage_limit,
+		    int64_t message_limit, struct store_error *err)
+{
+	store_error_clear(err);
+	if (store_user_name_check(user_name, err) < 0) {
+		store_error_set(err, STORE_ERR_NONEXISTENT, "No such user");
+		return -1;
+	}
+	if (!store_quota_limit_valid(storage_limit) ||
+	    !store_quota_limit_valid(message_limit)) {
+		store_error_set(err, STORE_ERR_CANNOT, "Invalid quota limit");
+		return -1;
+	}
+	return store->ops->quota_set(store, actor, user_name, storage_limit,
+				     message_limit, err);
 }

@@ -86,6 +86,10 @@ struct store_options {
 	uint64_t max_message_size;
 	/* Name used in RFC 5092 IMAP URLs in events (uri, mailboxID). */
 	const char *server_fqdn;
+	/* Quota of a user without a limit of its own (store_quota_set):
+	 * bytes of messages and number of messages; 0 = unlimited. */
+	uint64_t default_storage_limit;
+	uint64_t default_message_limit;
 };
 
 /* Open (creating when needed) the store under data_dir: data_dir/index.db
@@ -401,5 +405,37 @@ int store_sink_cursor_set(struct store *store, const char *name, int64_t seq,
 int store_outbox_stats(struct store *store, int64_t *count_r,
 		       int64_t *min_seq_r, int64_t *max_seq_r,
 		       struct store_error *err);
+
+/* ---- quota ---- */
+
+/* A user's quota: the limits in force (a user's own, else the configured
+ * default; 0 = unlimited) and the usage counted against them, which is
+ * every message in the user's mailboxes (RFC822.SIZE; a copy counts
+ * again).  An append, copy or delivery that would take usage over a
+ * limit fails with OVERQUOTA and writes QuotaExceed (RFC 5423 §4.1). */
+struct store_quota {
+	uint64_t storage_limit;      /* bytes, 0 = unlimited */
+	uint64_t message_limit;      /* messages, 0 = unlimited */
+	bool storage_is_default;     /* no limit of the user's own */
+	bool message_is_default;
+	uint64_t storage_used;       /* bytes */
+	uint64_t messages_used;
+};
+
+/* err->msg of an OVERQUOTA refusal that no expunge would cure: the message
+ * (or the set copied) alone is over a limit.  LMTP answers 552 5.2.2 for it
+ * and 452 4.2.2 for other OVERQUOTA refusals (RFC 3463 X.2.2). */
+#define STORE_OVERQUOTA_TOO_BIG_MSG "Message is larger than the quota"
+
+int store_quota_get(struct store *store, int64_t user_id,
+		    struct store_quota *quota_r, struct store_error *err);
+/* Sets the user's own limits: a value, 0 for unlimited, or -1 to keep
+ * what is there (STORE_QUOTA_DEFAULT: go back to the configured default).
+ * Emits QuotaChange when a limit in force changed. */
+#define STORE_QUOTA_KEEP (-1)
+#define STORE_QUOTA_DEFAULT (-2)
+int store_quota_set(struct store *store, const struct store_actor *actor,
+		    const char *user_name, int64_t storage_limit,
+		    int64_t message_limit, struct store_error *err);
 
 #endif

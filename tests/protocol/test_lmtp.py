@@ -471,3 +471,77 @@ def test_recipient_cap(lsrv):
     data_replies = [c.reply()[1][0] for _ in range(100)]
     assert all(r.startswith("250") for r in data_replies)
     assert len(mailbox_texts(lsrv)) == 100
+
+
+# ---------------------------------------------------------------- settings
+
+def test_lmtp_domains(server_factory):
+    port = free_port()
+    srv = server_factory(extra_config=f"lmtp_listen = 127.0.0.1:{port}\n"
+                                      "lmtp_domains = example.org, Example.NET")
+    c = RawLmtp(("127.0.0.1", port))
+    c.lhlo()
+    assert c.cmd("MAIL FROM:<a@b.c>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.org>")[0] == 250
+    assert c.cmd("RCPT TO:<bob@EXAMPLE.net>")[0] == 250
+    # no domain: always local
+    assert c.cmd("RCPT TO:<alice>")[0] == 250
+    assert c.cmd("RCPT TO:<alice+Work>")[0] == 250
+    # another domain is refused before the user is looked up, so a known
+    # and an unknown user get the same answer
+    for rcpt in ("alice@example.com", "ghost@example.com", "alice@sub.example.org"):
+        code, lines = c.cmd(f"RCPT TO:<{rcpt}>")
+        assert code == 550 and lines[0] == f"550 5.7.1 <{rcpt}>: Relay not permitted", lines
+    code, lines = c.cmd("RCPT TO:<ghost@example.org>")
+    assert code == 550 and lines[0].startswith("550 5.1.1"), lines
+    assert c.cmd("DATA")[0] == 354
+    c.send(MSG.format(subject="domains") + ".\r\n")
+    replies = [c.reply()[1][0] for _ in range(4)]
+    assert all(r.startswith("250 2.0.0") for r in replies), replies
+    assert len(mailbox_texts(srv)) == 3
+    assert len(mailbox_texts(srv, user="bob", password="bob-pw")) == 1
+
+
+def test_lmtp_timeout(server_factory):
+    port = free_port()
+    server_factory(extra_config=f"lmtp_listen = 127.0.0.1:{port}\nlmtp_timeout = 1")
+    c = RawLmtp(("127.0.0.1", port))
+    c.lhlo()
+    assert c.cmd("MAIL FROM:<a@b.c>")[0] == 250
+    t0 = time.time()
+    code, lines = c.reply()
+    assert code == 421 and lines[0].startswith("421 4.4.2"), lines
+    assert time.time() - t0 < 5
+    assert c.closed()
+
+
+def test_lmtp_max_recipients(server_factory):
+    port = free_port()
+    srv = server_factory(extra_config=f"lmtp_listen = 127.0.0.1:{port}\n"
+                                      "lmtp_max_recipients = 150")
+    c = RawLmtp(("127.0.0.1", port))
+    c.lhlo()
+    assert c.cmd("MAIL FROM:<a@b.c>")[0] == 250
+    c.send("".join("RCPT TO:<bob>\r\n" for _ in range(200)))
+    replies = [c.reply()[1][0] for _ in range(200)]
+    assert all(r.startswith("250") for r in replies[:150])
+    assert all(r.startswith("452 4.5.3") for r in replies[150:]), replies[150]
+    assert c.cmd("DATA")[0] == 354
+    c.send("Subject: many\r\n\r\nx\r\n.\r\n")
+    assert all(c.reply()[1][0].startswith("250") for _ in range(150))
+    assert len(mailbox_texts(srv, user="bob", password="bob-pw")) == 150
+
+
+@pytest.mark.parametrize("line,message", [
+    ("lmtp_domains = example.org bad/domain", "not a domain name"),
+    ("lmtp_domains = " + "a" * 300, "domain name too long"),
+    ("lmtp_max_recipients = 99", "RFC 5321 section 4.5.3.1.8"),
+    ("lmtp_timeout = 0", "must be from 1"),
+])
+def test_lmtp_settings_checked(server_factory, line, message):
+    srv = server_factory(extra_config=line, users=(), start=False)
+    from conftest import TIDINGSD
+    r = subprocess.run([TIDINGSD, "-c", srv.config_path], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr, r.stderr

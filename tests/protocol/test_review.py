@@ -238,3 +238,18 @@ def test_appendlimit_is_the_smaller_limit(server_factory):
     assert append_message(c, "INBOX", simple_message("x", "a" * 1000)).startswith("AP OK")
     tagged = append_message(c, "INBOX", simple_message("y", "a" * 3000))
     assert tagged.startswith("AP NO [TOOBIG]"), tagged
+
+
+def test_logout_reply_after_starttls_arrives(server):
+    """The last reply before close must reach the client under a STARTTLS
+    filter too (its socket side drains after the TLS layer's buffer)."""
+    for _ in range(5):
+        c = server.raw()
+        _, tagged = c.command("S", "STARTTLS")
+        assert tagged.startswith("S OK"), tagged
+        c.starttls()
+        c.login("alice", "secret-pw")
+        untagged, tagged = c.command("Z", "LOGOUT")
+        assert any(l.startswith("* BYE") for l in untagged), untagged
+        assert tagged.startswith("Z OK"), tagged
+        c.close()
