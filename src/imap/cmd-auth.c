@@ -80,6 +80,8 @@ void imap_session_logged_in(struct imap_session *s, const struct store_user *u,
 	s->state = IMAP_STATE_AUTHENTICATED;
 	s->actor.user = s->user.name;
 	s->actor.admin = admin;
+	s->actor.tls = net_conn_is_tls(s->conn);
+	s->login_time = time(NULL);
 	struct store_error err;
 	if (store_event_login(s->server->store, &s->actor, &err) < 0)
 		log_warn("imap: Login event for %s: %s", u->name, err.msg);
@@ -171,6 +173,8 @@ void cmd_login(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_auth_failed(s, cmd->tag, "Authentication failed.");
 		return;
 	}
+	/* vnd.tidings.mechanism of the Login event, if this succeeds */
+	s->actor.mechanism = "LOGIN";
 	auth_check(s, cmd->tag, NULL, user, password);
 }
 
@@ -182,6 +186,7 @@ static void auth_plain(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", "Invalid SASL PLAIN response");
 		return;
 	}
+	s->actor.mechanism = "PLAIN";
 	auth_check(s, tag, authzid, authcid, password);
 	if (password != NULL)
 		explicit_bzero(password, strlen(password));

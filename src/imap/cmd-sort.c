@@ -306,16 +306,11 @@ static struct imap_search *sort_search_parse(struct imap_session *s,
 	return search;
 }
 
-/* RFC 5256 §3: untagged EXPUNGE is not allowed during SORT and THREAD
- * (but is during their UID forms), the same rule as SEARCH, which the
- * update flushing already knows by name. */
+/* RFC 5256 §3: no untagged EXPUNGE during SORT and THREAD (their UID
+ * forms may have them); imap_session_flush_updates knows the rule. */
 static void sort_done(struct imap_session *s, const char *tag, const char *text)
 {
-	const char *saved = s->cmd_name;
-	if (!s->cmd_uid)
-		s->cmd_name = "SEARCH";
 	imap_session_ok(s, tag, NULL, text);
-	s->cmd_name = saved;
 }
 
 /* ---- SORT ---- */

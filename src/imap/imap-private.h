@@ -107,6 +107,11 @@ struct imap_session {
 	bool logged_out;
 	bool closing;
 	bool tls_pending;           /* STARTTLS answered, switch after flush */
+	/* For Logout's vnd.tidings.reason / duration: why the session ends
+	 * (first one set wins; NULL = the peer went away) and when it
+	 * logged in. */
+	const char *close_reason;
+	time_t login_time;
 
 	/* the timeout list (least recently active first) */
 	time_t last_activity;

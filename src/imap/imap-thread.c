@@ -204,16 +204,24 @@ static void node_insert_before(struct thread_ctx *t, uint32_t before,
 	p->child_count++;
 }
 
-/* Whether a is b or one of b's descendants. */
+/* Whether a is b or one of b's descendants.  The walk up from a is capped:
+ * hostile References can build chains as deep as the mailbox and then ask
+ * for the same check again and again.  Past the cap the answer is "yes",
+ * which only refuses a link (never makes a loop); real threads are far
+ * shallower. */
+#define THREAD_MAX_WALK 4096
+
 static bool node_descends(const struct thread_ctx *t, uint32_t a, uint32_t b)
 {
 	if (a == b)
 		return true;
 	if (t->nodes[b].first == NONE)
 		return false;
-	for (uint32_t x = a; x != NONE; x = t->nodes[x].parent)
-		if (x == b)
+	unsigned int hops = 0;
+	for (uint32_t x = a; x != NONE; x = t->nodes[x].parent) {
+		if (x == b || ++hops > THREAD_MAX_WALK)
 			return true;
+	}
 	return false;
 }
 

@@ -145,12 +145,15 @@ void imap_session_unselect(struct imap_session *s)
 static bool expunge_allowed(const struct imap_session *s)
 {
 	/* RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or
-	 * SEARCH (their UID forms may get them). */
+	 * SEARCH, nor (RFC 5256 §3) SORT or THREAD; their UID forms may get
+	 * them. */
 	if (s->cmd_name == NULL || s->cmd_uid)
 		return true;
 	return strcmp(s->cmd_name, "FETCH") != 0 &&
 	       strcmp(s->cmd_name, "STORE") != 0 &&
-	       strcmp(s->cmd_name, "SEARCH") != 0;
+	       strcmp(s->cmd_name, "SEARCH") != 0 &&
+	       strcmp(s->cmd_name, "SORT") != 0 &&
+	       strcmp(s->cmd_name, "THREAD") != 0;
 }
 
 static void flush_expunges(struct imap_session *s)

@@ -263,6 +263,41 @@ static void test_deep_chain(void **state)
 	free(m);
 }
 
+/* References that ask again and again whether a deep node descends from
+ * the top of its chain: each check is a bounded walk. */
+static void test_repeated_deep_checks(void **state)
+{
+	(void)state;
+	const size_t depth = 2000, attackers = 500;
+	size_t n = depth + attackers;
+	struct imap_thread_message *m = xcalloc(n, sizeof(*m));
+	char **ids = xcalloc(n, sizeof(*ids));
+	struct strbuf hostile = STRBUF_INIT;
+	for (size_t k = 0; k < 64; k++)
+		strbuf_printf(&hostile, "<m%zu@x> <m0@x> ", depth - 1);
+	strbuf_append(&hostile, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "<m%zu@x>", i);
+		ids[i] = xstrdup(buf);
+		m[i].seq = m[i].uid = (uint32_t)i + 1;
+		m[i].date = (int64_t)i;
+		m[i].subject = "";
+		m[i].message_id = ids[i];
+		m[i].references = i == 0 ? NULL : i < depth ? ids[i - 1] : hostile.s;
+	}
+	struct strbuf out = STRBUF_INIT;
+	imap_thread_build(IMAP_THREAD_REFERENCES, m, n, false, &out);
+	strbuf_append(&out, "", 0);
+	assert_true(strncmp(out.s, "(1 (2 3 4 ", 10) == 0);
+	strbuf_free(&out);
+	strbuf_free(&hostile);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_references_subjects),
 		cmocka_unit_test(test_msgids),
 		cmocka_unit_test(test_deep_chain),
+		cmocka_unit_test(test_repeated_deep_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
