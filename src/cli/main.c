@@ -132,6 +132,9 @@ extern const size_t cli_events_command_count;
 /* cli-quota.c */
 extern const struct cli_command cli_quota_commands[];
 extern const size_t cli_quota_command_count;
+/* cli-expire.c */
+extern const struct cli_command cli_expire_commands[];
+extern const size_t cli_expire_command_count;
 
 static const struct {
 	const struct cli_command *commands;
@@ -142,6 +145,7 @@ static const struct {
 	{ cli_message_commands, &cli_message_command_count },
 	{ cli_events_commands, &cli_events_command_count },
 	{ cli_quota_commands, &cli_quota_command_count },
+	{ cli_expire_commands, &cli_expire_command_count },
 };
 #define CLI_TABLE_COUNT (sizeof(cli_tables) / sizeof(cli_tables[0]))
 
@@ -158,8 +162,9 @@ static void cli_help(FILE *f)
 		for (size_t i = 0; i < *cli_tables[t].count; i++) {
 			const struct cli_command *c = &cli_tables[t].commands[i];
 			char left[128];
-			snprintf(left, sizeof(left), "%s %s %s", c->noun,
-				 c->verb, c->args);
+			snprintf(left, sizeof(left), "%s%s%s %s", c->noun,
+				 c->verb[0] != '\0' ? " " : "", c->verb,
+				 c->args);
 			/* A long synopsis gets its own line. */
 			if (strlen(left) > 22)
 				fprintf(f, "  %s\n  %-22s %s\n", left, "",
@@ -189,8 +194,9 @@ static void cli_help(FILE *f)
 
 static int cli_usage_for(const struct cli_command *c)
 {
-	fprintf(stderr, "usage: tidings [-c FILE] %s %s%s%s; try 'tidings help'\n",
-		c->noun, c->verb, c->args[0] != '\0' ? " " : "", c->args);
+	fprintf(stderr, "usage: tidings [-c FILE] %s%s%s%s%s; try 'tidings help'\n",
+		c->noun, c->verb[0] != '\0' ? " " : "", c->verb,
+		c->args[0] != '\0' ? " " : "", c->args);
 	return CLI_EXIT_USAGE;
 }
 
@@ -277,6 +283,9 @@ static const struct cli_command *cli_command_find(const char *noun,
 			if (strcmp(c->noun, noun) != 0)
 				continue;
 			*noun_known_r = true;
+			/* a noun that is its own verb ("expire") */
+			if (c->verb[0] == '\0')
+				return c;
 			if (verb != NULL && strcmp(c->verb, verb) == 0)
 				return c;
 		}
@@ -391,6 +400,9 @@ int main(int argc, char **argv)
 	const char *verb = i < argc ? argv[i++] : NULL;
 	bool noun_known;
 	const struct cli_command *cmd = cli_command_find(noun, verb, &noun_known);
+	/* a noun that is its own verb: the word after it is an argument */
+	if (cmd != NULL && cmd->verb[0] == '\0' && verb != NULL)
+		i--;
 	if (cmd == NULL) {
 		if (!noun_known)
 			return cli_usage("unknown command '%s'", noun);

@@ -56,6 +56,8 @@ static int config_check_user_name(const char *value, char *err,
 static int config_check_any(const char *value, char *err, size_t err_size);
 static int config_check_domains(const char *value, char *err,
 			       size_t err_size);
+static int config_check_expire(const char *value, char *err,
+			       size_t err_size);
 
 #define STR(name, check) \
 	{ #name, CONFIG_KIND_STRING, offsetof(struct config, name), 0, 0, 0, \
@@ -114,6 +116,8 @@ static const struct config_key config_keys[] = {
 	LISTEN(pop3s_listen),
 	SIZE(quota_storage, 0, INT64_MAX, NULL),
 	NUMBER(quota_messages, 0, INT64_MAX, NULL),
+	STR(expire, config_check_expire),
+	NUMBER(expire_interval, 1, 7 * 24 * 3600, NULL),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -331,6 +335,106 @@ static int config_check_domains(const char *value, char *err,
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* expire: "TARGET:AGE ..." (docs/configuration.md, "Expiry"). */
+int config_parse_expire(const char *value, struct config_expire_rule **rules_r,
+			size_t *count_r, char *err, size_t err_size)
+{
+	struct config_expire_rule *rules = NULL;
+	size_t count = 0;
+	const char *p = value;
+	*rules_r = NULL;
+	*count_r = 0;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *w = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+		size_t len = (size_t)(p - w);
+		if (len == 0)
+			continue;
+		/* the last ':' splits, so that a name may hold one */
+		const char *colon = NULL;
+		for (const char *q = w; q < p; q++) {
+			if (*q == ':')
+				colon = q;
+		}
+		if (colon == NULL || colon == w || colon + 1 == p) {
+			config_err(err, err_size,
+				   "expected TARGET:AGE, e.g. \\Trash:30d");
+			goto fail;
+		}
+		size_t tlen = (size_t)(colon - w);
+		if (tlen >= sizeof(rules[0].target)) {
+			config_err(err, err_size, "mailbox name too long");
+			goto fail;
+		}
+		/* AGE: digits, then one of d h m s */
+		const char *d = colon + 1;
+		int64_t n = 0;
+		for (; d < p - 1; d++) {
+			if (!isdigit((unsigned char)*d) ||
+			    n > CONFIG_MAX_EXPIRE_AGE)
+				break;
+			n = n * 10 + (*d - '0');
+		}
+		int64_t unit = 0;
+		if (d == p - 1 && d > colon + 1) {
+			switch (*d) {
+			case 'd': unit = 24 * 3600; break;
+			case 'h': unit = 3600; break;
+			case 'm': unit = 60; break;
+			case 's': unit = 1; break;
+			default: break;
+			}
+		}
+		if (unit == 0) {
+			config_err(err, err_size,
+				   "age must be a number with a d, h, m or s "
+				   "suffix, e.g. 30d");
+			goto fail;
+		}
+		if (n == 0 || n > CONFIG_MAX_EXPIRE_AGE / unit) {
+			config_err(err, err_size,
+				   "age must be from 1s to 100 years");
+			goto fail;
+		}
+		if (count >= CONFIG_MAX_EXPIRE_RULES) {
+			config_err(err, err_size, "more than %d rules",
+				   CONFIG_MAX_EXPIRE_RULES);
+			goto fail;
+		}
+		rules = xrealloc(rules, (count + 1) * sizeof(*rules));
+		struct config_expire_rule *r = &rules[count++];
+		memcpy(r->target, w, tlen);
+		r->target[tlen] = '\0';
+		r->special_use = w[0] == '\\';
+		r->age = n * unit;
+		if (r->special_use && tlen < 2) {
+			config_err(err, err_size,
+				   "expected a SPECIAL-USE attribute such as "
+				   "\\Trash");
+			goto fail;
+		}
+	}
+	*rules_r = rules;
+	*count_r = count;
+	return 0;
+fail:
+	free(rules);
+	return -1;
+}
+
+static int config_check_expire(const char *value, char *err, size_t err_size)
+{
+	struct config_expire_rule *rules;
+	size_t count;
+	if (config_parse_expire(value, &rules, &count, err, err_size) < 0)
+		return -1;
+	free(rules);
 	return 0;
 }
 
@@ -683,6 +787,8 @@ void config_init_defaults(struct config *cfg)
 	cfg->pop3s_listen = xstrdup("");
 	cfg->quota_storage = 0;
 	cfg->quota_messages = 0;
+	cfg->expire = xstrdup("");
+	cfg->expire_interval = 3600;
 	cfg->path = NULL;
 	cfg->sinks = NULL;
 	cfg->sink_count = 0;
@@ -719,6 +825,7 @@ void config_free(struct config *cfg)
 	free(cfg->pop3_listen);
 	free(cfg->pop3s_listen);
 	free(cfg->lmtp_domains);
+	free(cfg->expire);
 	free(cfg->path);
 	config_sinks_free(cfg->sinks, cfg->sink_count);
 	memset(cfg, 0, sizeof(*cfg));

@@ -83,6 +83,11 @@ struct config {
 	uint64_t quota_storage;    /* bytes: 0 */
 	uint64_t quota_messages;   /* messages: 0 */
 
+	/* expiry (docs/configuration.md, "Expiry"): "TARGET:AGE ..." rules,
+	 * parsed with config_parse_expire(); "" = no expiry */
+	char *expire;
+	unsigned int expire_interval; /* seconds between runs in tidingsd: 3600 */
+
 	char *path;                /* the file it was read from, or NULL */
 
 	/* [sink NAME] sections, raw (see struct config_sink) */
@@ -112,6 +117,21 @@ int config_parse_bool(const char *value, bool *bool_r);
  * The result is malloc'd; free() it. */
 char *config_tls_cert_path(const struct config *cfg);
 char *config_tls_key_path(const struct config *cfg);
+
+/* One expiry rule: messages of the mailboxes TARGET names whose
+ * INTERNALDATE is more than age seconds old are removed (MessageExpire). */
+#define CONFIG_MAX_EXPIRE_RULES 64
+#define CONFIG_MAX_EXPIRE_AGE (100ll * 366 * 24 * 3600)
+struct config_expire_rule {
+	char target[1001];   /* a SPECIAL-USE attribute ("\\Trash") or a name */
+	bool special_use;    /* target starts with '\\' */
+	int64_t age;         /* seconds, 1 .. CONFIG_MAX_EXPIRE_AGE */
+};
+/* Parses the expire value: space-separated TARGET:AGE, AGE a number with
+ * a d, h, m or s suffix.  *rules_r is malloc'd (NULL when there are none);
+ * free() it.  0, or -1 with a message. */
+int config_parse_expire(const char *value, struct config_expire_rule **rules_r,
+			size_t *count_r, char *err, size_t err_size);
 
 /* The value of KEY in a sink section, or NULL when it is not there. */
 const char *config_sink_get(const struct config_sink *sink, const char *key);

@@ -227,6 +227,12 @@ void event_builder_set_vendor_int(struct event_builder *eb, const char *name,
 	event_builder_set_vendor(eb, name, json_integer((json_int_t)value));
 }
 
+void event_builder_set_vendor_bool(struct event_builder *eb, const char *name,
+				   bool value)
+{
+	event_builder_set_vendor(eb, name, json_boolean(value));
+}
+
 char *event_builder_json(const struct event_builder *eb)
 {
 	char *s = json_dumps(eb->obj, JSON_PRESERVE_ORDER | JSON_COMPACT);

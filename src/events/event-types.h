@@ -88,6 +88,8 @@ void event_builder_set_vendor_str(struct event_builder *eb, const char *name,
 				  const char *value);
 void event_builder_set_vendor_int(struct event_builder *eb, const char *name,
 				  int64_t value);
+void event_builder_set_vendor_bool(struct event_builder *eb, const char *name,
+				   bool value);
 /* The event as one JSON object (compact, keys in insertion order), with
  * "event" first.  Returns a malloc'd string. */
 char *event_builder_json(const struct event_builder *eb);

@@ -128,6 +128,8 @@ static void session_check_output(struct imap_session *s, size_t before, size_t l
 	if (pending > max + s->out_grace) {
 		log_info("imap: %s: client does not read its output (%zu bytes queued); disconnecting",
 			 s->client_ip, pending);
+		if (s->close_reason == NULL)
+			s->close_reason = "error";
 		s->closing = true;
 		net_conn_destroy(&s->conn);
 		session_schedule_reap(s);
@@ -293,6 +295,12 @@ static void session_destroy(struct imap_session *s)
 	if (s->state == IMAP_STATE_AUTHENTICATED || s->state == IMAP_STATE_SELECTED ||
 	    (s->state == IMAP_STATE_LOGOUT && s->user.id != 0)) {
 		struct store_error err;
+		/* RFC 5423 §6 vendor parameters: why and after how long */
+		s->actor.logout_reason = s->logged_out ? "logout" :
+			s->close_reason != NULL ? s->close_reason : "disconnect";
+		time_t now = time(NULL);
+		s->actor.session_seconds = now > s->login_time ?
+			(int64_t)(now - s->login_time) : 0;
 		if (store_event_logout(srv->store, &s->actor, &err) < 0)
 			log_warn("imap: Logout event for %s: %s", s->user.name, err.msg);
 		imap_server_changed(srv);
@@ -344,6 +352,8 @@ static void session_on_drained(struct net_conn *conn, void *ctx)
 		s->tls_pending = false;
 		if (net_conn_starttls(s->conn, s->server->tls) < 0) {
 			log_warn("imap: %s: STARTTLS failed", s->client_ip);
+			if (s->close_reason == NULL)
+				s->close_reason = "error";
 			s->closing = true;
 			net_conn_destroy(&s->conn);
 			session_schedule_reap(s);
@@ -515,6 +525,8 @@ static void session_on_read(struct net_conn *conn, void *ctx)
 		if (s->closing || session_gone(s) || s->logged_out)
 			break;
 		if (s->bad_commands >= s->server->cfg->max_bad_commands) {
+			if (s->close_reason == NULL)
+				s->close_reason = "error";
 			imap_session_bye(s, "Too many invalid commands");
 			break;
 		}
@@ -677,6 +689,8 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 			log_info("imap: %s: %s timeout", s->client_ip,
 				 s->state == IMAP_STATE_NOT_AUTHENTICATED ? "login" : "idle");
 			lru_unlink(srv, s);
+			if (s->close_reason == NULL)
+				s->close_reason = "timeout";
 			imap_session_bye(s, "Autologout; idle for too long");
 		}
 	}
@@ -747,6 +761,8 @@ void imap_server_shutdown(struct imap_server *srv)
 	struct imap_session *next;
 	for (struct imap_session *s = srv->all; s != NULL; s = next) {
 		next = s->all_next;
+		if (s->close_reason == NULL)
+			s->close_reason = "shutdown";
 		imap_session_bye(s, "Server shutting down");
 	}
 }
@@ -758,8 +774,11 @@ void imap_server_destroy(struct imap_server **srvp)
 		return;
 	*srvp = NULL;
 	srv->reap_list = NULL;
-	while (srv->all != NULL)
+	while (srv->all != NULL) {
+		if (srv->all->close_reason == NULL)
+			srv->all->close_reason = "shutdown";
 		session_destroy(srv->all);
+	}
 	event_free(srv->reap_event);
 	struct imap_listener_entry *e = srv->listeners, *en;
 	for (; e != NULL; e = en) {

@@ -74,6 +74,10 @@ struct pop3_session {
 	char *pending_user;   /* USER given, PASS awaited */
 	struct store_user user;
 	bool logged_in;
+	/* Logout's vnd.tidings.reason (first one set wins; NULL = the peer
+	 * went away) and the login time for vnd.tidings.duration */
+	const char *close_reason;
+	time_t login_time;
 
 	/* the maildrop: INBOX's messages at login */
 	int64_t mailbox_id;
@@ -157,6 +161,11 @@ static void session_destroy(struct pop3_session *s)
 	struct pop3_server *srv = s->srv;
 	if (s->logged_in) {
 		struct store_error err;
+		s->actor.logout_reason = s->close_reason != NULL ?
+			s->close_reason : "disconnect";
+		time_t now = time(NULL);
+		s->actor.session_seconds = now > s->login_time ?
+			(int64_t)(now - s->login_time) : 0;
 		if (store_event_logout(srv->store, &s->actor, &err) < 0)
 			log_warn("pop3: Logout event for %s: %s", s->user.name,
 				 err.msg);
@@ -214,6 +223,8 @@ static void session_write(struct pop3_session *s, const char *data, size_t len)
 	if (net_conn_output_pending(s->conn) > s->srv->cfg->output_buffer_max) {
 		log_info("pop3: %s: client does not read its replies; disconnecting",
 			 s->client_ip);
+		if (s->close_reason == NULL)
+			s->close_reason = "error";
 		s->closing = true;
 		net_conn_destroy(&s->conn);
 		session_schedule_reap(s);
@@ -250,6 +261,8 @@ static void session_bad(struct pop3_session *s, const char *text)
 	session_replyf(s, "-ERR %s", text);
 	if (++s->bad_commands >= s->srv->cfg->max_bad_commands) {
 		session_reply(s, "-ERR Too many invalid commands, closing connection");
+		if (s->close_reason == NULL)
+			s->close_reason = "error";
 		session_close(s);
 	}
 }
@@ -344,6 +357,8 @@ static void session_logged_in(struct pop3_session *s,
 	s->state = POP3_STATE_TRANSACTION;
 	s->logged_in = true;
 	s->actor.user = s->user.name;
+	s->actor.tls = net_conn_is_tls(s->conn);
+	s->login_time = time(NULL);
 	if (store_event_login(srv->store, &s->actor, &err) < 0)
 		log_warn("pop3: Login event for %s: %s", u->name, err.msg);
 	else
@@ -452,6 +467,8 @@ static void cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
 		auth_secret_free(user);
 		return;
 	}
+	/* vnd.tidings.mechanism of the Login event, if this succeeds */
+	s->actor.mechanism = "USER";
 	session_auth_check(s, NULL, user, xstrdup(cmd->arg));
 	auth_secret_free(user);
 }
@@ -464,6 +481,7 @@ static void auth_plain_response(struct pop3_session *s, const char *b64,
 		session_bad(s, "Invalid SASL PLAIN response");
 		return;
 	}
+	s->actor.mechanism = "PLAIN";
 	session_auth_check(s, authzid, authcid, password);
 	free(authzid);
 	free(authcid);
@@ -683,6 +701,8 @@ static void cmd_rset(struct pop3_session *s)
 
 static void cmd_quit(struct pop3_session *s)
 {
+	if (s->close_reason == NULL)
+		s->close_reason = "logout";
 	if (s->state != POP3_STATE_TRANSACTION) {
 		session_reply(s, "+OK Bye");
 		session_close(s);
@@ -876,6 +896,8 @@ static void session_on_drained(struct net_conn *conn, void *ctx)
 	if (s->mode == POP3_MODE_SENDING) {
 		session_send_more(s);
 		if (s->mode == POP3_MODE_COMMAND && s->srv->shutting_down) {
+			if (s->close_reason == NULL)
+				s->close_reason = "shutdown";
 			session_reply(s, "-ERR [SYS/TEMP] Server shutting down");
 			session_close(s);
 			return;
@@ -883,6 +905,8 @@ static void session_on_drained(struct net_conn *conn, void *ctx)
 	} else if (s->mode == POP3_MODE_TLS_PENDING) {
 		if (net_conn_starttls(s->conn, s->srv->tls) < 0) {
 			log_warn("pop3: %s: STLS failed", s->client_ip);
+			if (s->close_reason == NULL)
+				s->close_reason = "error";
 			s->closing = true;
 			net_conn_destroy(&s->conn);
 			session_schedule_reap(s);
@@ -982,6 +1006,8 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 				 "login" : "idle");
 			if (s->mode != POP3_MODE_SENDING)
 				session_reply(s, "-ERR Autologout; idle for too long");
+			if (s->close_reason == NULL)
+				s->close_reason = "timeout";
 			session_close(s);
 		}
 	}
@@ -1063,6 +1089,8 @@ void pop3_server_shutdown(struct pop3_server *srv)
 		/* a message being written is finished first */
 		if (s->closing || s->mode == POP3_MODE_SENDING)
 			continue;
+		if (s->close_reason == NULL)
+			s->close_reason = "shutdown";
 		session_reply(s, "-ERR [SYS/TEMP] Server shutting down");
 		session_close(s);
 	}
@@ -1075,8 +1103,11 @@ void pop3_server_destroy(struct pop3_server **srvp)
 		return;
 	*srvp = NULL;
 	srv->reap_list = NULL;
-	while (srv->all != NULL)
+	while (srv->all != NULL) {
+		if (srv->all->close_reason == NULL)
+			srv->all->close_reason = "shutdown";
 		session_destroy(srv->all);
+	}
 	struct pop3_listener *next;
 	for (struct pop3_listener *l = srv->listeners; l != NULL; l = next) {
 		next = l->next;

@@ -30,6 +30,8 @@
 #include "lmtp/lmtp-server.h"
 #include "net/net-tls.h"
 #include "pop3/pop3-server.h"
+#define EXPIRE_WITH_LIBEVENT
+#include "server/expire.h"
 #include "store/store.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5
@@ -335,6 +337,9 @@ int main(int argc, char **argv)
 			       value[i]);
 		}
 	}
+	/* expiry removes messages: the pump tells the sessions */
+	struct expire_timer *expiry = expire_timer_start(base, store, &cfg,
+							 lmtp_on_commit, NULL);
 	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(base, SIGINT, on_signal, NULL);
 	event_add(sigterm, NULL);
@@ -343,6 +348,7 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(base);
 
+	expire_timer_destroy(&expiry);
 	pop3_server_destroy(&pop3);
 	lmtp_server_destroy(&lmtp);
 	imap_server_destroy(&imap);

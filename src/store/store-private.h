@@ -158,6 +158,12 @@ struct store_backend_ops {
 	int (*quota_set)(struct store *store, const struct store_actor *actor,
 			 const char *user_name, int64_t storage_limit,
 			 int64_t message_limit, struct store_error *err);
+	/* expiry: at most STORE_EXPIRE_BATCH_MAX messages */
+	int (*message_expire)(struct store *store,
+			      const struct store_actor *actor,
+			      int64_t mailbox_id, int64_t older_than_epoch,
+			      uint32_t **uids_r, size_t *count_r,
+			      struct store_error *err);
 };
 
 struct store {

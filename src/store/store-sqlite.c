@@ -223,6 +223,7 @@ enum sq_stmt_id {
 	SQ_QUOTA_GET,
 	SQ_QUOTA_SET_LIMITS,
 	SQ_QUOTA_SET_EXCEEDED,
+	SQ_MESSAGE_EXPIRED,
 	SQ_STMT_COUNT
 };
 
@@ -340,6 +341,9 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
 		"message_limit = excluded.message_limit",
 	[SQ_QUOTA_SET_EXCEEDED] =
 		"UPDATE quotas SET exceeded = ?2 WHERE user_id = ?1",
+	[SQ_MESSAGE_EXPIRED] = "SELECT uid FROM messages "
+		"WHERE mailbox_id = ?1 AND internaldate < ?2 ORDER BY uid "
+		"LIMIT ?3",
 };
 
 struct sq {
@@ -826,7 +830,8 @@ static int sq_event_messages(struct sq_ctx *c,
 	event_builder_set_str(eb, EVENT_PARAM_UIDSET, strbuf_str(&buf));
 	strbuf_free(&buf);
 	bool counts = me->type == EVENT_MESSAGE_APPEND ||
-		      me->type == EVENT_MESSAGE_EXPUNGE;
+		      me->type == EVENT_MESSAGE_EXPUNGE ||
+		      me->type == EVENT_MESSAGE_EXPIRE;
 	if (counts)
 		event_builder_set_int(eb, EVENT_PARAM_UIDNEXT, mb->uidnext);
 	event_builder_set_int(eb, EVENT_PARAM_MODSEQ, (int64_t)me->modseq);
@@ -2968,13 +2973,43 @@ static int sq_message_flags(struct store *store,
 	return ret;
 }
 
+/* The one way messages leave a mailbox one by one (expunge, expiry):
+ * removes the UIDs in gone (which exist in mb), writes the event (type:
+ * MessageExpunge or MessageExpire, RFC 5423 §4.1, same parameters), sends
+ * QuotaWithin when the usage (kept by triggers on messages) came back
+ * under the limits, and collects bodies no longer used into dead. */
+static int sq_messages_remove_txn(struct sq_ctx *c,
+				  const struct store_mailbox *mb,
+				  const struct u32vec *gone,
+				  enum event_type type, struct i64vec *dead,
+				  struct store_error *err)
+{
+	struct sq *sq = c->sq;
+	struct store_mailbox after;
+	if (gone->n == 0)
+		return 0;
+	uint64_t modseq = mb->highestmodseq + 1;
+	if (sq_msg_remove(sq, mb->id, gone->v, gone->n, modseq, err) < 0 ||
+	    sq_mailbox_by_id(sq, mb->id, &after, err) <= 0)
+		return -1;
+	struct sq_message_event me = {
+		.type = type, .mb = &after,
+		.uids = gone->v, .count = gone->n, .modseq = modseq,
+		.message_size = -1,
+	};
+	if (sq_event_messages(c, &me, err) < 0 ||
+	    sq_quota_within(c, after.user_id, &after, err) < 0)
+		return -1;
+	return sq_bodies_dead(sq, dead, err);
+}
+
 static int sq_message_expunge_txn(struct sq_ctx *c, int64_t mailbox_id,
 				  const uint32_t *uids, size_t count,
 				  struct u32vec *gone, struct i64vec *dead,
 				  struct store_error *err)
 {
 	struct sq *sq = c->sq;
-	struct store_mailbox mb, after;
+	struct store_mailbox mb;
 	if (sq_mailbox_selectable(sq, mailbox_id, &mb, err) < 0)
 		return -1;
 	if (uids == NULL) {
@@ -3002,21 +3037,8 @@ static int sq_message_expunge_txn(struct sq_ctx *c, int64_t mailbox_id,
 			u32vec_push(gone, rows[i].uid);
 		sq_msg_rows_free(rows, n);
 	}
-	if (gone->n == 0)
-		return 0;
-	uint64_t modseq = mb.highestmodseq + 1;
-	if (sq_msg_remove(sq, mailbox_id, gone->v, gone->n, modseq, err) < 0 ||
-	    sq_mailbox_by_id(sq, mailbox_id, &after, err) <= 0)
-		return -1;
-	struct sq_message_event me = {
-		.type = EVENT_MESSAGE_EXPUNGE, .mb = &after,
-		.uids = gone->v, .count = gone->n, .modseq = modseq,
-		.message_size = -1,
-	};
-	if (sq_event_messages(c, &me, err) < 0 ||
-	    sq_quota_within(c, after.user_id, &after, err) < 0)
-		return -1;
-	return sq_bodies_dead(sq, dead, err);
+	return sq_messages_remove_txn(c, &mb, gone, EVENT_MESSAGE_EXPUNGE,
+				      dead, err);
 }
 
 static int sq_message_expunge(struct store *store,
@@ -3043,6 +3065,65 @@ static int sq_message_expunge(struct store *store,
 		}
 		if (expunged_count_r != NULL)
 			*expunged_count_r = gone.n;
+	}
+	free(gone.v);
+	free(dead.v);
+	return ret;
+}
+
+/* Expiry: the messages of mailbox_id with INTERNALDATE before
+ * older_than (at most STORE_EXPIRE_BATCH_MAX, lowest UIDs first) leave
+ * through the expunge path, with MessageExpire as the event. */
+static int sq_message_expire_txn(struct sq_ctx *c, int64_t mailbox_id,
+				 int64_t older_than, struct u32vec *gone,
+				 struct i64vec *dead, struct store_error *err)
+{
+	struct sq *sq = c->sq;
+	struct store_mailbox mb;
+	if (sq_mailbox_selectable(sq, mailbox_id, &mb, err) < 0)
+		return -1;
+	sqlite3_stmt *st = sq_stmt(sq, SQ_MESSAGE_EXPIRED, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, older_than);
+	sqlite3_bind_int64(st, 3, STORE_EXPIRE_BATCH_MAX);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		u32vec_push(gone, (uint32_t)sqlite3_column_int64(st, 0));
+	if (rc != SQLITE_DONE) {
+		sq_fail(sq, rc, "finding expired messages", err);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return sq_messages_remove_txn(c, &mb, gone, EVENT_MESSAGE_EXPIRE,
+				      dead, err);
+}
+
+static int sq_message_expire(struct store *store,
+			     const struct store_actor *actor,
+			     int64_t mailbox_id, int64_t older_than_epoch,
+			     uint32_t **uids_r, size_t *count_r,
+			     struct store_error *err)
+{
+	struct sq_ctx c;
+	struct u32vec gone = { 0 };
+	struct i64vec dead = { 0 };
+	sq_ctx_init(&c, store, actor);
+	if (sq_begin(c.sq, true, err) < 0)
+		return -1;
+	int ret = sq_message_expire_txn(&c, mailbox_id, older_than_epoch,
+					&gone, &dead, err);
+	ret = sq_end(c.sq, ret, err);
+	if (ret == 0) {
+		sq_bodies_reap(store, &dead);
+		if (uids_r != NULL) {
+			*uids_r = gone.v;
+			gone.v = NULL;
+		}
+		if (count_r != NULL)
+			*count_r = gone.n;
 	}
 	free(gone.v);
 	free(dead.v);
@@ -3203,6 +3284,20 @@ static int sq_event_access_txn(struct sq_ctx *c, enum event_type type,
 	store_url_server(&url, c->store, actor != NULL ? actor->user : NULL);
 	event_builder_set_str(eb, EVENT_PARAM_URI, url.s);
 	strbuf_free(&url);
+	/* RFC 5423 §6: what a Login/Logout carries beyond §5 goes in
+	 * vendor parameters */
+	if (actor != NULL && actor->mechanism != NULL) {
+		event_builder_set_vendor_str(eb, "mechanism", actor->mechanism);
+		event_builder_set_vendor_bool(eb, "tls", actor->tls);
+	}
+	if (type == EVENT_LOGOUT && actor != NULL &&
+	    actor->logout_reason != NULL) {
+		event_builder_set_vendor_str(eb, "reason",
+					     actor->logout_reason);
+		if (actor->session_seconds >= 0)
+			event_builder_set_vendor_int(eb, "duration",
+						     actor->session_seconds);
+	}
 	return sq_event_write(c, &eb, user_id, 0, err);
 }
 
@@ -3549,4 +3644,5 @@ const struct store_backend_ops store_sqlite_ops = {
 	.outbox_stats = sq_outbox_stats,
 	.quota_get = sq_quota_get,
 	.quota_set = sq_quota_set,
+	.message_expire = sq_message_expire,
 };

@@ -554,6 +554,21 @@ int store_message_expunge(struct store *store, const struct store_actor *actor,
 	return ret;
 }
 
+int store_message_expire(struct store *store, const struct store_actor *actor,
+			 int64_t mailbox_id, int64_t older_than_epoch,
+			 uint32_t **uids_r, size_t *count_r,
+			 struct store_error *err)
+{
+	store_error_clear(err);
+	if (uids_r != NULL)
+		*uids_r = NULL;
+	if (count_r != NULL)
+		*count_r = 0;
+	return store->ops->message_expire(store, actor, mailbox_id,
+					  older_than_epoch, uids_r, count_r,
+					  err);
+}
+
 int store_message_copy(struct store *store, const struct store_actor *actor,
 		       int64_t src_mailbox_id, const uint32_t *uids,
 		       size_t count, int64_t dst_mailbox_id, bool move,

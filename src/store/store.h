@@ -75,6 +75,16 @@ struct store_actor {
 	int client_port;         /* 0 if none */
 	int server_port;         /* 0 if none */
 	uint64_t origin;         /* session id within this process, 0 if none */
+	/* Login / Logout only (RFC 5423 §6 vendor parameters); zero = omit.
+	 * mechanism: "LOGIN", "PLAIN", "USER" -> vnd.tidings.mechanism, with
+	 * vnd.tidings.tls from tls.  Logout adds vnd.tidings.reason
+	 * ("logout", "disconnect", "timeout", "shutdown", "error") and
+	 * vnd.tidings.duration (whole seconds since Login, when >= 0 and
+	 * logout_reason is set). */
+	const char *mechanism;
+	bool tls;
+	const char *logout_reason;
+	int64_t session_seconds;
 };
 
 struct store_options {
@@ -364,6 +374,10 @@ int store_event_logout(struct store *store, const struct store_actor *actor,
  *   message_flags     FlagsSet (flags added) and/or FlagsClear (flags
  *                     removed): uri, mailboxID, uidset, modseq, flagNames
  *   event_login/out   Login / Logout: uri (imap://user@fqdn/)
+ *                     Login: vnd.tidings.mechanism, vnd.tidings.tls
+ *                     (a JSON boolean) when the actor has a mechanism;
+ *                     Logout: those and vnd.tidings.reason,
+ *                     vnd.tidings.duration when it has a logout_reason
  *
  * flagNames is a JSON array; modseq, uidnext, messages, messageSize, pid
  * and the ports are JSON numbers.  The outbox row's mailbox_id is the
@@ -437,5 +451,24 @@ int store_quota_get(struct store *store, int64_t user_id,
 int store_quota_set(struct store *store, const struct store_actor *actor,
 		    const char *user_name, int64_t storage_limit,
 		    int64_t message_limit, struct store_error *err);
+
+
+/* ---- expiry ---- */
+
+/* Most messages one store_message_expire() call removes, so that one
+ * call never holds the database (or tidingsd's loop) for long. */
+#define STORE_EXPIRE_BATCH_MAX 10000
+
+/* Removes the messages of the mailbox whose INTERNALDATE is before
+ * older_than_epoch (at most STORE_EXPIRE_BATCH_MAX, oldest UIDs first), in
+ * one transaction, exactly as an expunge would (same bookkeeping, quota
+ * usage and QuotaWithin), but the event is one MessageExpire (RFC 5423
+ * §4.1) with the parameters of a MessageExpunge: uri, mailboxID, uidset,
+ * uidnext, modseq, messages.  Nothing to remove: 0 with *count_r = 0 and
+ * no event.  *uids_r (may be NULL) receives the UIDs, ascending, malloc'd. */
+int store_message_expire(struct store *store, const struct store_actor *actor,
+			 int64_t mailbox_id, int64_t older_than_epoch,
+			 uint32_t **uids_r, size_t *count_r,
+			 struct store_error *err);
 
 #endif
