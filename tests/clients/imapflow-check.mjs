@@ -12,7 +12,14 @@
 //                               once, last; exit status 0 when the run
 //                               got that far (the caller judges the values)
 // Errors go to stderr and exit with status 1.
-import { ImapFlow } from 'imapflow';
+import { webcrypto } from 'node:crypto';
+
+// Debian 12's Node 18 has no global Web Crypto; imapflow uses
+// globalThis.crypto.getRandomValues.  Provide it before imapflow loads.
+if (!globalThis.crypto) {
+    globalThis.crypto = webcrypto;
+}
+const { ImapFlow } = await import('imapflow');
 
 const [port, user, pass, idleTimeoutArg] = process.argv.slice(2);
 const idleTimeout = Number(idleTimeoutArg || 8000);
