@@ -221,12 +221,8 @@ static int sort_collect(struct imap_session *s, const char *tag,
 		uint32_t seq = imap_view_seq(v, m->uid);
 		if (seq == 0)
 			continue;
-		struct imap_search_message sm = {
-			.seq = seq, .uid = m->uid, .flags = m->flags,
-			.recent = imap_view_is_recent(v, m->uid),
-			.keywords = m->keywords, .internaldate = m->internaldate,
-			.tz_offset = m->tz_offset, .size = m->size, .modseq = m->modseq,
-		};
+		struct imap_search_message sm;
+		imap_view_search_message(v, m, seq, &sm);
 		struct store_body body = { 0 };
 		bool opened = false;
 		int quick = needs_body ? imap_search_match_without_text(search, &ctx, &sm) : -1;

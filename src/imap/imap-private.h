@@ -205,6 +205,12 @@ int imap_view_resolve(const struct imap_view *v, const char *set, bool uid_set,
 /* Message sequence number of uid, 0 when not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 bool imap_view_is_recent(const struct imap_view *v, uint32_t uid);
+struct imap_search_message;
+/* Describes message m (sequence number seq in the view) for SEARCH, SORT
+ * and THREAD; the text (data/len) is left empty for the caller to load. */
+void imap_view_search_message(const struct imap_view *v,
+			      const struct store_message *m, uint32_t seq,
+			      struct imap_search_message *sm);
 
 /* A flag list "(\Seen kw)" -> system flag bits and space-separated
  * keywords.  \Recent and unknown system flags are refused.  0 / -1. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "imap/imap-private.h"
+#include "imap/imap-search.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -54,6 +55,18 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
 bool imap_view_is_recent(const struct imap_view *v, uint32_t uid)
 {
 	return sorted_contains(v->recent, v->recent_count, uid);
+}
+
+void imap_view_search_message(const struct imap_view *v,
+			      const struct store_message *m, uint32_t seq,
+			      struct imap_search_message *sm)
+{
+	*sm = (struct imap_search_message) {
+		.seq = seq, .uid = m->uid, .flags = m->flags,
+		.recent = imap_view_is_recent(v, m->uid),
+		.keywords = m->keywords, .internaldate = m->internaldate,
+		.tz_offset = m->tz_offset, .size = m->size, .modseq = m->modseq,
+	};
 }
 
 static void view_append(struct imap_view *v, uint32_t uid)
