@@ -16,7 +16,8 @@
 /* How much of the file's end is read to find its last line. */
 #define JOURNAL_TAIL_MAX (256 * 1024)
 
-struct sink_backend {
+struct journal {
+	struct sink_backend base;
 	char *name;
 	char *path;
 	uint64_t rotate_size;
@@ -26,23 +27,23 @@ struct sink_backend {
 	int64_t last_seq;
 };
 
-struct sink_backend *sink_journal_create(const struct sink_config *sink)
+static const struct sink_backend_ops journal_ops;
+
+static struct sink_backend *journal_create(const struct sink_config *sink)
 {
-	struct sink_backend *j = xcalloc(1, sizeof(*j));
+	struct journal *j = xcalloc(1, sizeof(*j));
+	j->base.ops = &journal_ops;
 	j->name = xstrdup(sink->name);
 	j->path = xstrdup(sink->path);
 	j->rotate_size = sink->rotate_size;
 	j->rotate_keep = sink->rotate_keep;
 	j->fd = -1;
-	return j;
+	return &j->base;
 }
 
-void sink_backend_destroy(struct sink_backend **jp)
+static void journal_destroy(struct sink_backend *b)
 {
-	struct sink_backend *j = *jp;
-	if (j == NULL)
-		return;
-	*jp = NULL;
+	struct journal *j = (struct journal *)b;
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j->name);
@@ -51,7 +52,7 @@ void sink_backend_destroy(struct sink_backend **jp)
 }
 
 /* The directory part of the journal's path, for fsync after renames. */
-static void journal_fsync_dir(const struct sink_backend *j)
+static void journal_fsync_dir(const struct journal *j)
 {
 	char *dir = xstrdup(j->path);
 	char *slash = strrchr(dir, '/');
@@ -111,7 +112,7 @@ static int64_t journal_scan_tail(int fd, uint64_t *size, bool truncate)
 	return seq > 0 ? seq : 0;
 }
 
-static int journal_open_file(struct sink_backend *j)
+static int journal_open_file(struct journal *j)
 {
 	j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (j->fd < 0) {
@@ -131,8 +132,9 @@ static int journal_open_file(struct sink_backend *j)
 	return 0;
 }
 
-int sink_backend_open(struct sink_backend *j)
+static int journal_open(struct sink_backend *b)
 {
+	struct journal *j = (struct journal *)b;
 	if (j->fd >= 0)
 		return 0;
 	if (journal_open_file(j) < 0)
@@ -161,12 +163,13 @@ int sink_backend_open(struct sink_backend *j)
 	return 0;
 }
 
-int64_t sink_backend_last_seq(struct sink_backend *j)
+static int64_t journal_last_seq(struct sink_backend *b)
 {
+	struct journal *j = (struct journal *)b;
 	return j->last_seq;
 }
 
-static int journal_rotate(struct sink_backend *j)
+static int journal_rotate(struct journal *j)
 {
 	struct strbuf from = STRBUF_INIT, to = STRBUF_INIT;
 	int ret = 0;
@@ -202,10 +205,11 @@ static int journal_rotate(struct sink_backend *j)
 	return journal_open_file(j);
 }
 
-int sink_backend_deliver(struct sink_backend *j, const char *data,
-			 size_t len, int64_t last_seq)
+static int journal_deliver(struct sink_backend *b, const char *data,
+			   size_t len, int64_t last_seq)
 {
-	if (j->fd < 0 && sink_backend_open(j) < 0)
+	struct journal *j = (struct journal *)b;
+	if (j->fd < 0 && journal_open(b) < 0)
 		return -1;
 	if (j->rotate_size > 0 && j->size > 0 &&
 	    j->size + len > j->rotate_size && journal_rotate(j) < 0)
@@ -241,3 +245,58 @@ fail:
 	j->fd = -1;
 	return -1;
 }
+
+static const struct sink_backend_ops journal_ops = {
+	.open = journal_open,
+	.last_seq = journal_last_seq,
+	.deliver = journal_deliver,
+	.destroy = journal_destroy,
+};
+
+static const char *const journal_keys[] = {
+	"path", "rotate_size", "rotate_keep", NULL
+};
+
+static int journal_parse(const struct config *cfg,
+			 const struct config_sink *raw,
+			 struct sink_config *sink, char *err, size_t err_size)
+{
+	const struct config_option *o;
+	sink->rotate_size = 64ull * 1024 * 1024;
+	sink->rotate_keep = 5;
+	if ((o = sink_config_option(raw, "path")) != NULL) {
+		if (o->value[0] == '\0')
+			return sink_config_error(err, err_size, cfg, o->line,
+						 "path: must not be empty");
+		sink->path = xstrdup(o->value);
+	} else {
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_printf(&sb, "%s/events.jsonl", cfg->data_dir);
+		sink->path = strbuf_detach(&sb, NULL);
+	}
+	if ((o = sink_config_option(raw, "rotate_size")) != NULL &&
+	    config_parse_size(o->value, &sink->rotate_size) < 0)
+		return sink_config_error(err, err_size, cfg, o->line,
+					 "rotate_size: expected a size such as "
+					 "64M (0: never rotate)");
+	if ((o = sink_config_option(raw, "rotate_keep")) != NULL) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(o->value, &end, 10);
+		if (o->value[0] < '0' || o->value[0] > '9' || *end != '\0' ||
+		    errno != 0 || v > 1000)
+			return sink_config_error(err, err_size, cfg, o->line,
+						 "rotate_keep: expected a "
+						 "number from 0 to 1000");
+		sink->rotate_keep = (unsigned int)v;
+	}
+	return 0;
+}
+
+const struct sink_type_desc sink_type_journal = {
+	.name = "journal",
+	.type = SINK_TYPE_JOURNAL,
+	.keys = journal_keys,
+	.parse = journal_parse,
+	.create = journal_create,
+};

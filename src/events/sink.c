@@ -176,15 +176,15 @@ void sink_config_free(struct sink_config *sink)
 {
 	free(sink->name);
 	free(sink->path);
+	free(sink->url);
+	free(sink->secret);
+	free(sink->stream);
+	free(sink->subject);
 	sink_filter_free(&sink->filter);
 	memset(sink, 0, sizeof(*sink));
 }
 
-static int sink_error(char *err, size_t err_size, const struct config *cfg,
-		      unsigned int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static int sink_error(char *err, size_t err_size, const struct config *cfg,
+int sink_config_error(char *err, size_t err_size, const struct config *cfg,
 		      unsigned int line, const char *fmt, ...)
 {
 	char msg[512];
@@ -201,8 +201,10 @@ static const char *const sink_common_keys[] = {
 	"type", "events", "users", "mailboxes", "params", "content_max",
 	"flag_mode", "tags", NULL
 };
-static const char *const sink_journal_keys[] = {
-	"path", "rotate_size", "rotate_keep", NULL
+/* Every type; one whose file is not built yet has parse == NULL. */
+static const struct sink_type_desc *const sink_types[] = {
+	&sink_type_journal, &sink_type_webhook, &sink_type_nats,
+	&sink_type_syslog,
 };
 
 static bool sink_key_in(const char *const *keys, const char *key)
@@ -215,7 +217,7 @@ static bool sink_key_in(const char *const *keys, const char *key)
 }
 
 /* The option of one key; the caller has already refused duplicates. */
-static const struct config_option *sink_option(const struct config_sink *raw,
+const struct config_option *sink_config_option(const struct config_sink *raw,
 					       const char *key)
 {
 	for (size_t i = 0; i < raw->option_count; i++) {
@@ -233,15 +235,15 @@ static int sink_parse_filter(const struct config *cfg,
 	const struct config_option *o;
 	struct sink_list list;
 
-	if ((o = sink_option(raw, "events")) != NULL) {
+	if ((o = sink_config_option(raw, "events")) != NULL) {
 		if (sink_list_parse(o->value, &list, why, sizeof(why)) < 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "events: %s", why);
 		f->types = 0;
 		for (size_t i = 0; i < list.count; i++) {
 			uint32_t bits;
 			if (!sink_events_name_bits(list.items[i], &bits)) {
-				sink_error(err, err_size, cfg, o->line,
+				sink_config_error(err, err_size, cfg, o->line,
 					   "events: unknown event type or "
 					   "group '%.100s' (groups: message "
 					   "flags access mailbox quota)",
@@ -253,21 +255,21 @@ static int sink_parse_filter(const struct config *cfg,
 		}
 		sink_list_free(&list);
 		if (f->types == 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "events: empty list");
 	}
-	if ((o = sink_option(raw, "users")) != NULL) {
+	if ((o = sink_config_option(raw, "users")) != NULL) {
 		if (sink_list_parse(o->value, &f->users, why, sizeof(why)) < 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "users: %s", why);
 		if (f->users.count == 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "users: empty list");
 		f->all_users = false;
 	}
-	if ((o = sink_option(raw, "mailboxes")) != NULL) {
+	if ((o = sink_config_option(raw, "mailboxes")) != NULL) {
 		if (sink_list_parse(o->value, &list, why, sizeof(why)) < 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "mailboxes: %s", why);
 		for (size_t i = 0; i < list.count; i++) {
 			char canon[STORE_MAILBOX_NAME_MAX + 1];
@@ -275,7 +277,7 @@ static int sink_parse_filter(const struct config *cfg,
 			memset(&serr, 0, sizeof(serr));
 			if (store_mailbox_name_normalize(list.items[i], canon,
 							 &serr) < 0) {
-				sink_error(err, err_size, cfg, o->line,
+				sink_config_error(err, err_size, cfg, o->line,
 					   "mailboxes: invalid mailbox name "
 					   "'%.100s': %s", list.items[i],
 					   serr.msg);
@@ -287,13 +289,13 @@ static int sink_parse_filter(const struct config *cfg,
 		}
 		sink_list_free(&list);
 		if (f->mailboxes.count == 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "mailboxes: empty list");
 		f->all_mailboxes = false;
 	}
-	if ((o = sink_option(raw, "params")) != NULL) {
+	if ((o = sink_config_option(raw, "params")) != NULL) {
 		if (sink_list_parse(o->value, &list, why, sizeof(why)) < 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "params: %s", why);
 		f->all_params = false;
 		f->params = 0;
@@ -306,7 +308,7 @@ static int sink_parse_filter(const struct config *cfg,
 				sink_list_add(&f->vendor_params, name);
 			} else if (strcmp(name, "event") != 0 &&
 				   strcmp(name, "seq") != 0) {
-				sink_error(err, err_size, cfg, o->line,
+				sink_config_error(err, err_size, cfg, o->line,
 					   "params: unknown RFC 5423 parameter "
 					   "'%.100s'", name);
 				sink_list_free(&list);
@@ -315,13 +317,13 @@ static int sink_parse_filter(const struct config *cfg,
 		}
 		sink_list_free(&list);
 	}
-	if ((o = sink_option(raw, "content_max")) != NULL) {
+	if ((o = sink_config_option(raw, "content_max")) != NULL) {
 		if (config_parse_size(o->value, &f->content_max) < 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "content_max: expected a size such "
 					  "as 64K or 1M");
 	}
-	if ((o = sink_option(raw, "flag_mode")) != NULL) {
+	if ((o = sink_config_option(raw, "flag_mode")) != NULL) {
 		if (strcmp(o->value, "simple") == 0)
 			f->flag_mode = SINK_FLAG_MODE_SIMPLE;
 		else if (strcmp(o->value, "flags") == 0)
@@ -329,13 +331,13 @@ static int sink_parse_filter(const struct config *cfg,
 		else if (strcmp(o->value, "both") == 0)
 			f->flag_mode = SINK_FLAG_MODE_BOTH;
 		else
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "flag_mode: expected simple, flags "
 					  "or both");
 	}
-	if ((o = sink_option(raw, "tags")) != NULL) {
+	if ((o = sink_config_option(raw, "tags")) != NULL) {
 		if (sink_list_parse(o->value, &f->tags, why, sizeof(why)) < 0)
-			return sink_error(err, err_size, cfg, o->line,
+			return sink_config_error(err, err_size, cfg, o->line,
 					  "tags: %s", why);
 	}
 	return 0;
@@ -348,15 +350,13 @@ int sink_config_parse(const struct config *cfg, const struct config_sink *raw,
 	memset(&sink, 0, sizeof(sink));
 	sink.name = xstrdup(raw->name);
 	sink_filter_init(&sink.filter);
-	sink.rotate_size = 64ull * 1024 * 1024;
-	sink.rotate_keep = 5;
 
 	const struct config_option *type = NULL;
 	for (size_t i = 0; i < raw->option_count; i++) {
 		const struct config_option *o = &raw->options[i];
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(raw->options[j].key, o->key) == 0) {
-				sink_error(err, err_size, cfg, o->line,
+				sink_config_error(err, err_size, cfg, o->line,
 					   "[sink %s]: '%.100s' given twice "
 					   "(first at line %u)", raw->name,
 					   o->key, raw->options[j].line);
@@ -367,32 +367,34 @@ int sink_config_parse(const struct config *cfg, const struct config_sink *raw,
 			type = o;
 	}
 	if (type == NULL) {
-		sink_error(err, err_size, cfg, raw->line,
-			   "[sink %s]: missing 'type' (journal)", raw->name);
+		sink_config_error(err, err_size, cfg, raw->line,
+			   "[sink %s]: missing 'type' (journal, webhook, nats, syslog)", raw->name);
 		goto fail;
 	}
-	const char *const *type_keys;
-	if (strcmp(type->value, "journal") == 0) {
-		sink.type = SINK_TYPE_JOURNAL;
-		type_keys = sink_journal_keys;
-	} else if (strcmp(type->value, "webhook") == 0 ||
-		   strcmp(type->value, "nats") == 0 ||
-		   strcmp(type->value, "syslog") == 0) {
-		sink_error(err, err_size, cfg, type->line,
-			   "[sink %s]: sink type '%s' is not supported yet "
-			   "(only journal)", raw->name, type->value);
-		goto fail;
-	} else {
-		sink_error(err, err_size, cfg, type->line,
+	const struct sink_type_desc *desc = NULL;
+	for (size_t i = 0; i < sizeof(sink_types) / sizeof(sink_types[0]);
+	     i++) {
+		if (strcmp(type->value, sink_types[i]->name) == 0)
+			desc = sink_types[i];
+	}
+	if (desc == NULL) {
+		sink_config_error(err, err_size, cfg, type->line,
 			   "[sink %s]: unknown sink type '%.100s' (journal, "
 			   "webhook, nats, syslog)", raw->name, type->value);
 		goto fail;
 	}
+	if (desc->parse == NULL || desc->create == NULL) {
+		sink_config_error(err, err_size, cfg, type->line,
+			   "[sink %s]: sink type '%s' is not supported yet",
+			   raw->name, type->value);
+		goto fail;
+	}
+	sink.type = desc->type;
 	for (size_t i = 0; i < raw->option_count; i++) {
 		const struct config_option *o = &raw->options[i];
 		if (!sink_key_in(sink_common_keys, o->key) &&
-		    !sink_key_in(type_keys, o->key)) {
-			sink_error(err, err_size, cfg, o->line,
+		    !sink_key_in(desc->keys, o->key)) {
+			sink_config_error(err, err_size, cfg, o->line,
 				   "[sink %s]: unknown key '%.100s' for a %s "
 				   "sink", raw->name, o->key, type->value);
 			goto fail;
@@ -400,40 +402,8 @@ int sink_config_parse(const struct config *cfg, const struct config_sink *raw,
 	}
 	if (sink_parse_filter(cfg, raw, &sink.filter, err, err_size) < 0)
 		goto fail;
-
-	const struct config_option *o;
-	if ((o = sink_option(raw, "path")) != NULL) {
-		if (o->value[0] == '\0') {
-			sink_error(err, err_size, cfg, o->line,
-				   "path: must not be empty");
-			goto fail;
-		}
-		sink.path = xstrdup(o->value);
-	} else {
-		struct strbuf sb = STRBUF_INIT;
-		strbuf_printf(&sb, "%s/events.jsonl", cfg->data_dir);
-		sink.path = strbuf_detach(&sb, NULL);
-	}
-	if ((o = sink_option(raw, "rotate_size")) != NULL &&
-	    config_parse_size(o->value, &sink.rotate_size) < 0) {
-		sink_error(err, err_size, cfg, o->line,
-			   "rotate_size: expected a size such as 64M (0: "
-			   "never rotate)");
+	if (desc->parse(cfg, raw, &sink, err, err_size) < 0)
 		goto fail;
-	}
-	if ((o = sink_option(raw, "rotate_keep")) != NULL) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(o->value, &end, 10);
-		if (o->value[0] < '0' || o->value[0] > '9' || *end != '\0' ||
-		    errno != 0 || v > 1000) {
-			sink_error(err, err_size, cfg, o->line,
-				   "rotate_keep: expected a number from 0 to "
-				   "1000");
-			goto fail;
-		}
-		sink.rotate_keep = (unsigned int)v;
-	}
 	*sink_r = sink;
 	return 0;
 fail:
@@ -458,10 +428,12 @@ int sink_config_check_all(const struct config *cfg, char *err,
 				sink_config_free(&sink);
 				return -1;
 			}
-			bool same = strcmp(other.path, sink.path) == 0;
+			bool same = sink.type == SINK_TYPE_JOURNAL &&
+				    other.type == SINK_TYPE_JOURNAL &&
+				    strcmp(other.path, sink.path) == 0;
 			sink_config_free(&other);
 			if (same) {
-				sink_error(err, err_size, cfg,
+				sink_config_error(err, err_size, cfg,
 					   cfg->sinks[i].line,
 					   "[sink %s]: path is the same as "
 					   "that of [sink %s]",
@@ -816,8 +788,8 @@ static bool sink_runner_setup(struct sink_runner *r)
 		} else if (store_sink_cursor_get(r->store, r->cfg.name,
 						 &r->cursor, &err) < 0) {
 			what = "reading its cursor";
-		} else if (sink_backend_open(r->backend) < 0) {
-			what = "opening its journal";
+		} else if (r->backend->ops->open(r->backend) < 0) {
+			what = "reaching its far end";
 			err.msg[0] = '\0';
 		} else {
 			break;
@@ -831,11 +803,11 @@ static bool sink_runner_setup(struct sink_runner *r)
 	}
 	/* A batch written whose cursor update was lost (a crash between
 	 * the two) is not written again. */
-	int64_t held = sink_backend_last_seq(r->backend);
+	int64_t held = r->backend->ops->last_seq(r->backend);
 	if (held > r->cursor) {
 		struct store_error err;
 		memset(&err, 0, sizeof(err));
-		log_info("sink %s: journal already holds events up to %" PRId64
+		log_info("sink %s: far end already holds events up to %" PRId64
 			 "; cursor moved from %" PRId64, r->cfg.name, held,
 			 r->cursor);
 		r->cursor = held;
@@ -905,8 +877,8 @@ static void *sink_runner_main(void *arg)
 			continue;
 		}
 		if (r->batch.len > 0 &&
-		    sink_backend_deliver(r->backend, r->batch.s, r->batch.len,
-					 r->batch_last) < 0) {
+		    r->backend->ops->deliver(r->backend, r->batch.s,
+					     r->batch.len, r->batch_last) < 0) {
 			backoff = sink_backoff_next(backoff);
 			log_error("sink %s: delivering events %" PRId64
 				  "..%" PRId64 " failed; retrying in %u ms",
@@ -963,7 +935,12 @@ int sink_manager_create(const struct config *cfg,
 		if (sink_config_parse(cfg, &cfg->sinks[i], &r->cfg, err,
 				      err_size) < 0)
 			abort();
-		r->backend = sink_journal_create(&r->cfg);
+		for (size_t t = 0;
+		     t < sizeof(sink_types) / sizeof(sink_types[0]); t++) {
+			if (sink_types[t]->type == r->cfg.type)
+				r->backend = sink_types[t]->create(&r->cfg);
+		}
+		r->backend->name = r->cfg.name;
 	}
 	*manager_r = m;
 	return 0;
@@ -1008,7 +985,9 @@ void sink_manager_destroy(struct sink_manager **mp)
 		struct sink_runner *r = &m->runners[i];
 		if (r->started)
 			pthread_join(r->thread, NULL);
-		sink_backend_destroy(&r->backend);
+		if (r->backend != NULL)
+			r->backend->ops->destroy(r->backend);
+		r->backend = NULL;
 		if (r->store != NULL)
 			store_close(&r->store);
 		strbuf_free(&r->batch);

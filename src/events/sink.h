@@ -10,9 +10,10 @@
  * journal: written and fsynced).  On failure it retries with capped
  * exponential back-off for as long as it takes.
  *
- * Only `type = journal` exists now; webhook, nats and syslog are refused
- * at startup as "not supported yet".  docs/events.md and
- * docs/configuration.md describe every option. */
+ * Each type lives in its own file (sink-journal.c, sink-webhook.c,
+ * sink-nats.c, sink-syslog.c) behind struct sink_type_desc; a type not
+ * built yet is refused at startup as "not supported yet".  docs/events.md
+ * and docs/configuration.md describe every option. */
 #ifndef TIDINGS_SINK_H
 #define TIDINGS_SINK_H
 
@@ -27,6 +28,9 @@
 
 enum sink_type {
 	SINK_TYPE_JOURNAL,
+	SINK_TYPE_WEBHOOK,
+	SINK_TYPE_NATS,
+	SINK_TYPE_SYSLOG,
 };
 
 /* RFC 5423 §4.2: how \Seen and \Deleted being set are reported. */
@@ -67,6 +71,15 @@ struct sink_config {
 	char *path;               /* as configured, or data_dir/events.jsonl */
 	uint64_t rotate_size;     /* 0: never rotate */
 	unsigned int rotate_keep;
+	/* webhook and nats: the far end's URL */
+	char *url;
+	/* webhook (sink-webhook.c fills these; add fields below) */
+	char *secret;
+	/* nats (sink-nats.c fills these; add fields below) */
+	char *stream;
+	char *subject;            /* template, e.g. tidings.<event>.<user> */
+	/* syslog (sink-syslog.c fills these; add fields below) */
+	int facility;             /* LOG_MAIL, LOG_LOCAL0, ... */
 };
 
 /* The defaults: every event, user, mailbox and parameter; simple mode. */
@@ -123,20 +136,54 @@ void sink_manager_notify(struct sink_manager *manager);
  * them and frees everything. */
 void sink_manager_destroy(struct sink_manager **manager);
 
-/* ---- sink types (sink-journal.c) ---- */
+/* ---- sink types ---- */
 
-/* One sink's far end.  deliver() gets a batch of lines ending in '\n' and
- * returns 0 once the far end has acknowledged all of it (the cursor then
- * advances past last_seq), -1 when it must be retried. */
+/* One sink's far end.  Each type embeds struct sink_backend as the first
+ * member of its own struct and fills ops.  All calls come from the sink's
+ * own thread. */
 struct sink_backend;
-struct sink_backend *sink_journal_create(const struct sink_config *sink);
-int sink_backend_open(struct sink_backend *backend);
-/* The highest seq the far end already holds when it can tell (the
- * journal's last line), else 0: lets a restart skip a batch that was
- * written but whose cursor update was lost in a crash. */
-int64_t sink_backend_last_seq(struct sink_backend *backend);
-int sink_backend_deliver(struct sink_backend *backend, const char *data,
-			 size_t len, int64_t last_seq);
-void sink_backend_destroy(struct sink_backend **backend);
+struct sink_backend_ops {
+	/* Connects / opens; called again after a failure.  0 / -1. */
+	int (*open)(struct sink_backend *backend);
+	/* The highest seq the far end already holds when it can tell (the
+	 * journal's last line), else 0: lets a restart skip a batch that
+	 * was written but whose cursor update was lost in a crash. */
+	int64_t (*last_seq)(struct sink_backend *backend);
+	/* deliver() gets a batch of JSON lines (each ending in '\n', as
+	 * sink_filter_apply writes them) and returns 0 once the far end has
+	 * acknowledged all of it (the cursor then advances past last_seq),
+	 * -1 when the whole batch must be retried later. */
+	int (*deliver)(struct sink_backend *backend, const char *data,
+		       size_t len, int64_t last_seq);
+	void (*destroy)(struct sink_backend *backend);
+};
+struct sink_backend {
+	const struct sink_backend_ops *ops;
+	const char *name;         /* the sink's name, for logs */
+};
+
+/* A sink type: its name in `type = ...`, its own keys beyond the common
+ * ones, a parser for them (fills sink; 0, or -1 with "FILE:LINE: msg" via
+ * sink_config_error) and the constructor of its backend. */
+struct sink_type_desc {
+	const char *name;
+	enum sink_type type;
+	const char *const *keys;
+	int (*parse)(const struct config *cfg, const struct config_sink *raw,
+		     struct sink_config *sink, char *err, size_t err_size);
+	struct sink_backend *(*create)(const struct sink_config *sink);
+};
+extern const struct sink_type_desc sink_type_journal;
+extern const struct sink_type_desc sink_type_webhook;
+extern const struct sink_type_desc sink_type_nats;
+extern const struct sink_type_desc sink_type_syslog;
+
+/* For type parsers: the option named key of the section, or NULL. */
+const struct config_option *sink_config_option(const struct config_sink *raw,
+					       const char *key);
+/* For type parsers: writes "FILE:LINE: message" to err, returns -1. */
+int sink_config_error(char *err, size_t err_size, const struct config *cfg,
+		      unsigned int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 #endif

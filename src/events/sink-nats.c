@@ -1,0 +1,7 @@
+/* The nats sink: not built yet; its type is refused at startup. */
+#include "events/sink.h"
+
+const struct sink_type_desc sink_type_nats = {
+	.name = "nats",
+	.type = SINK_TYPE_NATS,
+};
