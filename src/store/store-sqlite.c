@@ -27,7 +27,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 #define SQ_BUSY_TIMEOUT_MS 5000
 /* rows copied per round by readers that call back into user code */
 #define SQ_BATCH 256
@@ -170,6 +170,52 @@ static const char sq_schema_v3[] =
 	"END;"
 	"UPDATE meta SET value = 3 WHERE key = 'schema_version';"
 	"PRAGMA user_version = 3;";
+
+/* Version 4: what the NOTIFY issue's extensions keep.
+ * - acl: RFC 4314 rights granted on a mailbox; identifier is a user name,
+ *   "anyone", or either with a leading '-' for negative rights.  The owner
+ *   has every right implicitly (no row needed).
+ * - metadata: RFC 5464 entries.  mailbox_id 0 = server entries; user_id 0
+ *   = a /shared entry, else the user whose /private entry it is.  entry is
+ *   the name after "/private" or "/shared" (e.g. "/comment"), lower case.
+ * - annotations: RFC 5257 per-message entries (user_id 0 = value.shared,
+ *   else that user's value.priv).
+ * - urlauth_keys: RFC 4467 mailbox access keys, one per user and mailbox.
+ * - mailboxes.delivered: set once mail has been delivered to the mailbox
+ *   (LMTP), so NOTIFY's "inboxes" (RFC 5465 §6) is INBOX plus these. */
+static const char sq_schema_v4[] =
+	"CREATE TABLE acl("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  identifier TEXT NOT NULL,"
+	"  rights TEXT NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, identifier)) WITHOUT ROWID;"
+	"CREATE INDEX acl_identifier ON acl(identifier);"
+	"CREATE TABLE metadata("
+	"  mailbox_id INTEGER NOT NULL,"
+	"  user_id INTEGER NOT NULL,"
+	"  entry TEXT NOT NULL,"
+	"  value BLOB NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, user_id, entry)) WITHOUT ROWID;"
+	"CREATE TRIGGER mailboxes_metadata AFTER DELETE ON mailboxes BEGIN"
+	"  DELETE FROM metadata WHERE mailbox_id = OLD.id;"
+	"END;"
+	"CREATE TRIGGER users_metadata AFTER DELETE ON users BEGIN"
+	"  DELETE FROM metadata WHERE user_id = OLD.id;"
+	"END;"
+	"CREATE TABLE annotations("
+	"  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+	"  entry TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL,"
+	"  value BLOB NOT NULL,"
+	"  PRIMARY KEY(message_id, entry, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE urlauth_keys("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  key BLOB NOT NULL,"
+	"  PRIMARY KEY(user_id, mailbox_id)) WITHOUT ROWID;"
+	"ALTER TABLE mailboxes ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE meta SET value = 4 WHERE key = 'schema_version';"
+	"PRAGMA user_version = 4;";
 
 enum sq_stmt_id {
 	SQ_BEGIN,
@@ -1518,6 +1564,11 @@ static int sq_schema(struct sq *sq, struct store_error *err)
 	}
 	if (version < 3 &&
 	    sq_exec(sq, sq_schema_v3, "migrating the schema to version 3", err) < 0) {
+		sq_rollback(sq);
+		return -1;
+	}
+	if (version < 4 &&
+	    sq_exec(sq, sq_schema_v4, "migrating the schema to version 4", err) < 0) {
 		sq_rollback(sq);
 		return -1;
 	}

@@ -438,6 +438,10 @@ static void test_migration(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE acl; DROP TABLE metadata; DROP TABLE annotations;"
+		"DROP TABLE urlauth_keys; DROP TRIGGER users_metadata;"
+		"DROP TRIGGER mailboxes_metadata;"
+		"ALTER TABLE mailboxes DROP COLUMN delivered;"
 		"DROP TRIGGER users_quota; DROP TRIGGER messages_quota_insert;"
 		"DROP TRIGGER messages_quota_delete; DROP TABLE quotas;"
 		"UPDATE meta SET value = 2 WHERE key = 'schema_version';"
