@@ -83,9 +83,19 @@ void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 	uint64_t limit = s->server->cfg->max_literal_size;
 	if (s->server->cfg->max_message_size > 0 && s->server->cfg->max_message_size < limit)
 		limit = s->server->cfg->max_message_size;
-	strbuf_printf(out, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
-		      " ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
-		      " APPENDLIMIT=%llu", (unsigned long long)limit);
+	strbuf_appends(out, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
+		       " ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	/* One line per extension below, so each can be added on its own. */
+	/* CONDSTORE/QRESYNC (RFC 7162) */
+	/* LIST-EXTENDED, LIST-STATUS (RFC 5258, RFC 5819) */
+	/* QUOTA (RFC 9208) */
+	/* ACL (RFC 4314) */
+	/* METADATA (RFC 5464) */
+	/* ANNOTATE-EXPERIMENT-1 (RFC 5257) */
+	/* NOTIFY (RFC 5465, draft -07) */
+	/* URLAUTH (RFC 4467) */
+	/* IMAP4rev2, BINARY, UTF8=ACCEPT, WITHIN (RFC 9051, 3516, 6855, 5032) */
+	strbuf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)limit);
 }
 
 void cmd_capability(struct imap_session *s, struct imap_parsed_command *cmd)
@@ -158,10 +168,20 @@ void cmd_id(struct imap_session *s, struct imap_parsed_command *cmd)
 	imap_session_tagged(s, cmd->tag, "OK", NULL, "ID completed.");
 }
 
+/* RFC 5161: the extensions ENABLE knows.  Each extension's owner adds a
+ * row; unknown names are ignored. */
+static const struct {
+	const char *name;
+	unsigned int bit;
+} enable_table[] = {
+	{ "CONDSTORE", IMAP_ENABLE_CONDSTORE },
+	{ "QRESYNC", IMAP_ENABLE_QRESYNC },
+	{ "UTF8=ACCEPT", IMAP_ENABLE_UTF8_ACCEPT },
+	{ "IMAP4rev2", IMAP_ENABLE_IMAP4REV2 },
+};
+
 void cmd_enable(struct imap_session *s, struct imap_parsed_command *cmd)
 {
-	/* RFC 5161: unknown capabilities are ignored; none of ours needs
-	 * enabling yet (CONDSTORE/QRESYNC/UTF8 come with their issues). */
 	if (cmd->arg_count == 0) {
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "ENABLE needs capability names");
 		return;
@@ -172,6 +192,31 @@ void cmd_enable(struct imap_session *s, struct imap_parsed_command *cmd)
 			return;
 		}
 	}
-	imap_session_sends(s, "* ENABLED\r\n");
+	struct strbuf line = STRBUF_INIT;
+	strbuf_appends(&line, "* ENABLED");
+	for (size_t i = 0; i < cmd->arg_count; i++) {
+		const char *name = cmd->args[i].str;
+		for (size_t j = 0; j < sizeof(enable_table) / sizeof(enable_table[0]); j++) {
+			unsigned int bit = enable_table[j].bit;
+			/* a row whose extension is not built yet has bit 0 */
+			if (bit == 0 || strcasecmp(name, enable_table[j].name) != 0)
+				continue;
+			/* RFC 5161 §3.1: only newly enabled ones are listed */
+			if ((s->enabled & bit) == 0) {
+				imap_enable_apply(s, bit);
+				strbuf_printf(&line, " %s", enable_table[j].name);
+			}
+		}
+	}
+	strbuf_appends(&line, "\r\n");
+	imap_session_send(s, line.s, line.len);
+	strbuf_free(&line);
 	imap_session_tagged(s, cmd->tag, "OK", NULL, "Enabled.");
+}
+
+/* Side effects of enabling (e.g. QRESYNC implies CONDSTORE, RFC 7162
+ * §3.2.3).  Extensions add their rules here. */
+void imap_enable_apply(struct imap_session *s, unsigned int bit)
+{
+	s->enabled |= bit;
 }

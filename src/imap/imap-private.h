@@ -77,6 +77,15 @@ struct imap_fetch_job {
 	size_t vanished;    /* requested messages no longer in the store */
 };
 
+/* ENABLEd extensions (RFC 5161).  A bit stays 0 until its extension is
+ * built, so ENABLE ignores the name meanwhile. */
+enum imap_enable_bits {
+	IMAP_ENABLE_CONDSTORE = 0,
+	IMAP_ENABLE_QRESYNC = 0,
+	IMAP_ENABLE_UTF8_ACCEPT = 0,
+	IMAP_ENABLE_IMAP4REV2 = 0,
+};
+
 struct imap_session {
 	uint64_t id;
 	struct imap_server *server;
@@ -90,6 +99,7 @@ struct imap_session {
 	char client_ip[64];
 
 	struct imap_view *view;
+	unsigned int enabled;       /* enum imap_enable_bits */
 
 	/* The command being executed (for the §7.4.1 EXPUNGE rule). */
 	const char *cmd_name;
@@ -246,6 +256,7 @@ const struct imap_command *imap_command_find(const char *name);
 
 /* cmd-any.c */
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;
+void imap_enable_apply(struct imap_session *s, unsigned int bit);
 /* cmd-auth.c */
 imap_cmd_fn cmd_starttls, cmd_login, cmd_authenticate;
 void imap_auth_continue(struct imap_session *s, const char *line, size_t len);
