@@ -89,6 +89,7 @@ void auth_job_free(struct auth_job *job)
 	}
 	free(job->tag);
 	free(job->user);
+	free(job->authzid);
 	free(job);
 }
 

@@ -18,6 +18,7 @@ struct auth_job {
 	void *ctx;           /* the owner; NULL when cancelled */
 	char *tag;           /* for the owner's reply */
 	char *user;          /* the user name, for the owner */
+	char *authzid;       /* an admin acting as this user, or NULL */
 	struct auth_job *next;
 };
 

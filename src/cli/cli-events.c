@@ -8,12 +8,44 @@
 #include <string.h>
 #include <time.h>
 
+#include "events/outbox-prune.h"
 #include "events/sink.h"
 #include "lib/xalloc.h"
+#include "store/store-outbox.h"
 
 /* Rows printed by `tail` without --from. */
 #define CLI_TAIL_DEFAULT 10
 #define CLI_TAIL_POLL_MS 100
+
+/* Cursor rows the status shows besides the configured sinks' own. */
+struct cli_status_rows {
+	const struct config *cfg;
+};
+
+static void cli_status_row(const char *name, int64_t seq, int64_t updated,
+			   void *ctx)
+{
+	struct cli_status_rows *s = ctx;
+	(void)updated;
+	const size_t plen = sizeof(SINK_REPLAY_PREFIX) - 1;
+	bool replay = strncmp(name, SINK_REPLAY_PREFIX, plen) == 0;
+	const char *sink = replay ? name + plen : name;
+	bool known = false;
+	for (size_t i = 0; i < s->cfg->sink_count; i++) {
+		if (strcmp(s->cfg->sinks[i].name, sink) == 0)
+			known = true;
+	}
+	if (replay && seq > 0) {
+		printf("sink ");
+		cli_print_safe(stdout, sink);
+		printf(": replay from %" PRId64 " pending\n", seq);
+	} else if (!replay && !known) {
+		printf("cursor ");
+		cli_print_safe(stdout, name);
+		printf(": at %" PRId64 ", not in the config (does not hold "
+		       "back pruning)\n", seq);
+	}
+}
 
 static int cli_events_status(struct cli *cli, char **argv)
 {
@@ -51,6 +83,19 @@ static int cli_events_status(struct cli *cli, char **argv)
 		       "\n", s->name, type != NULL ? type : "?", cursor,
 		       last_seq > cursor ? last_seq - cursor : 0);
 	}
+	/* Retention: what every sink has delivered may go once it is
+	 * older than outbox_keep. */
+	int64_t done;
+	if (outbox_prune_sinks_done(cli->store, &cli->cfg, last_seq, NULL,
+				    &done, &err) < 0)
+		return cli_fail("cannot read the sink cursors: %s", err.msg);
+	printf("retention: every sink has events up to %" PRId64 "; kept %"
+	       PRIu64 " s after that (outbox_keep)\n", done,
+	       cli->cfg.outbox_keep);
+	struct cli_status_rows rows = { &cli->cfg };
+	if (store_sink_cursor_foreach(cli->store, cli_status_row, &rows,
+				      &err) < 0)
+		return cli_fail("cannot read the sink cursors: %s", err.msg);
 	return CLI_EXIT_OK;
 }
 
@@ -181,6 +226,75 @@ static int cli_events_tail(struct cli *cli, char **argv)
 	}
 }
 
+/* tidings events replay --sink NAME --from SEQ: asks sink NAME to send
+ * again every event from SEQ on (see SINK_REPLAY_PREFIX in sink.h).  The
+ * running tidingsd notices within one poll; a stopped one on its start. */
+static const char *const cli_replay_options[] = { "--sink", "--from", NULL };
+
+static int cli_events_replay(struct cli *cli, char **argv)
+{
+	(void)argv;
+	const char *name = cli->option_values[0];
+	const char *from_text = cli->option_values[1];
+	int64_t from;
+	if (name == NULL || from_text == NULL) {
+		fprintf(stderr, "tidings: usage: tidings events replay --sink "
+			"NAME --from SEQ\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (!cli_parse_seq(from_text, &from) || from < 1) {
+		fprintf(stderr, "tidings: --from needs an event seq (a number "
+			"from 1)\n");
+		return CLI_EXIT_USAGE;
+	}
+	char cerr[1024];
+	if (sink_config_check_all(&cli->cfg, cerr, sizeof(cerr)) < 0) {
+		fprintf(stderr, "tidings: %s\n", cerr);
+		return CLI_EXIT_USAGE;
+	}
+	bool known = false;
+	for (size_t i = 0; i < cli->cfg.sink_count; i++) {
+		if (strcmp(cli->cfg.sinks[i].name, name) == 0)
+			known = true;
+	}
+	if (!known) {
+		char safe[CLI_SAFE_NAME_MAX];
+		return cli_fail("no sink '%s' in the configuration%s%s",
+				cli_safe_name(name, safe, sizeof(safe)),
+				cli->cfg.path != NULL ? " " : "",
+				cli->cfg.path != NULL ? cli->cfg.path : "");
+	}
+	int ret = cli_store_open(cli, false);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	int64_t count, min_seq, max_seq, last_seq;
+	if (store_outbox_stats(cli->store, &count, &min_seq, &max_seq,
+			       &err) < 0 ||
+	    store_outbox_last_seq(cli->store, &last_seq, &err) < 0)
+		return cli_fail("cannot read the outbox: %s", err.msg);
+	/* The first seq still kept: every row below it was pruned (seqs
+	 * are never reused, so an empty outbox keeps nothing up to
+	 * last_seq). */
+	int64_t first_kept = count > 0 ? min_seq : last_seq + 1;
+	if (from > last_seq + 1)
+		return cli_fail("event %" PRId64 " is in the future: the last "
+				"event is %" PRId64, from, last_seq);
+	if (from < first_kept)
+		return cli_fail("events before %" PRId64 " are no longer kept "
+				"(outbox_keep); replay from %" PRId64
+				" or later", first_kept, first_kept);
+	char key[128];
+	snprintf(key, sizeof(key), SINK_REPLAY_PREFIX "%s", name);
+	if (store_sink_cursor_set(cli->store, key, from, &err) < 0)
+		return cli_fail("cannot record the replay: %s", err.msg);
+	printf("sink %s: replay from event %" PRId64 " requested (%" PRId64
+	       " events up to %" PRId64 ")\n", name, from,
+	       last_seq - from + 1, last_seq);
+	return CLI_EXIT_OK;
+}
+
 const struct cli_command cli_events_commands[] = {
 	{ "events", "status", "", 0,
 	  "outbox size, first and last seq; each sink's cursor and lag",
@@ -188,6 +302,9 @@ const struct cli_command cli_events_commands[] = {
 	{ "events", "tail", "[-f] [--from SEQ] [--type T]", 0,
 	  "print outbox events as JSON lines; -f follows new ones",
 	  cli_events_tail, 5, NULL },
+	{ "events", "replay", "--sink NAME --from SEQ", 0,
+	  "send a sink every event from SEQ on again",
+	  cli_events_replay, 0, cli_replay_options },
 };
 const size_t cli_events_command_count =
 	sizeof(cli_events_commands) / sizeof(cli_events_commands[0]);

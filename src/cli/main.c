@@ -135,6 +135,9 @@ extern const size_t cli_quota_command_count;
 /* cli-expire.c */
 extern const struct cli_command cli_expire_commands[];
 extern const size_t cli_expire_command_count;
+/* cli-acl.c */
+extern const struct cli_command cli_acl_commands[];
+extern const size_t cli_acl_command_count;
 
 static const struct {
 	const struct cli_command *commands;
@@ -146,6 +149,7 @@ static const struct {
 	{ cli_events_commands, &cli_events_command_count },
 	{ cli_quota_commands, &cli_quota_command_count },
 	{ cli_expire_commands, &cli_expire_command_count },
+	{ cli_acl_commands, &cli_acl_command_count },
 };
 #define CLI_TABLE_COUNT (sizeof(cli_tables) / sizeof(cli_tables[0]))
 

@@ -58,6 +58,7 @@ static int config_check_domains(const char *value, char *err,
 			       size_t err_size);
 static int config_check_expire(const char *value, char *err,
 			       size_t err_size);
+static int config_check_admins(const char *value, char *err, size_t err_size);
 
 #define STR(name, check) \
 	{ #name, CONFIG_KIND_STRING, offsetof(struct config, name), 0, 0, 0, \
@@ -118,6 +119,15 @@ static const struct config_key config_keys[] = {
 	NUMBER(quota_messages, 0, INT64_MAX, NULL),
 	STR(expire, config_check_expire),
 	NUMBER(expire_interval, 1, 7 * 24 * 3600, NULL),
+	/* admins, METADATA limits (docs/metadata.md) */
+	STR(admins, config_check_admins),
+	SIZE(metadata_max_size, 1, 1024ull * 1024, NULL),
+	NUMBER(metadata_max_entries, 1, 100000, NULL),
+	/* outbox retention (docs/events.md "Outbox retention") */
+	NUMBER(outbox_keep, 0, 10ll * 366 * 24 * 3600, NULL),
+	NUMBER(outbox_prune_interval, 1, 24 * 3600, NULL),
+	/* NOTIFY (docs/notify.md) */
+	NUMBER(notify_max_mailboxes, 1, 1000000, NULL),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -483,6 +493,36 @@ static int config_check_user_name(const char *value, char *err,
 	return 0;
 }
 
+/* admins: user names separated by spaces (docs/metadata.md, "Admins"). */
+static int config_check_admins(const char *value, char *err, size_t err_size)
+{
+	if (strlen(value) > 64 * (CONFIG_MAX_NAME + 1) ||
+	    config_has_control(value) || !utf8_valid(value, strlen(value))) {
+		config_err(err, err_size,
+			   "expected user names separated by spaces");
+		return -1;
+	}
+	return 0;
+}
+
+bool config_is_admin(const struct config *cfg, const char *user)
+{
+	const char *p = cfg->admins;
+	size_t len = strlen(user);
+	if (p == NULL || len == 0)
+		return false;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *w = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+		if ((size_t)(p - w) == len && memcmp(w, user, len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* RFC 6154 §2 attributes, plus \Important from RFC 8457. */
 static const char *const config_special_uses[] = {
 	"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
@@ -789,6 +829,12 @@ void config_init_defaults(struct config *cfg)
 	cfg->quota_messages = 0;
 	cfg->expire = xstrdup("");
 	cfg->expire_interval = 3600;
+	cfg->outbox_keep = 7 * 24 * 3600;
+	cfg->outbox_prune_interval = 60;
+	cfg->admins = xstrdup("");
+	cfg->metadata_max_size = 64 * 1024;
+	cfg->metadata_max_entries = 1000;
+	cfg->notify_max_mailboxes = 1000;
 	cfg->path = NULL;
 	cfg->sinks = NULL;
 	cfg->sink_count = 0;
@@ -826,6 +872,7 @@ void config_free(struct config *cfg)
 	free(cfg->pop3s_listen);
 	free(cfg->lmtp_domains);
 	free(cfg->expire);
+	free(cfg->admins);
 	free(cfg->path);
 	config_sinks_free(cfg->sinks, cfg->sink_count);
 	memset(cfg, 0, sizeof(*cfg));

@@ -88,6 +88,23 @@ struct config {
 	char *expire;
 	unsigned int expire_interval; /* seconds between runs in tidingsd: 3600 */
 
+	/* outbox retention (docs/events.md "Outbox retention"): rows every
+	 * sink has delivered are kept outbox_keep seconds for replay */
+	uint64_t outbox_keep;      /* seconds: 7 days */
+	unsigned int outbox_prune_interval; /* seconds between runs: 60 */
+
+	/* users allowed to act as another (SASL authzid), to SETQUOTA and to
+	 * write /shared server metadata: names separated by spaces; "" */
+	char *admins;
+	/* METADATA (RFC 5464, docs/metadata.md): largest value in bytes
+	 * (64K), most entries per user, server entries included (1000) */
+	uint64_t metadata_max_size;
+	unsigned int metadata_max_entries;
+
+	/* NOTIFY (docs/notify.md): most mailbox names in one NOTIFY SET
+	 * (1000); more get NO [NOTIFICATIONOVERFLOW] */
+	unsigned int notify_max_mailboxes;
+
 	char *path;                /* the file it was read from, or NULL */
 
 	/* [sink NAME] sections, raw (see struct config_sink) */
@@ -95,6 +112,8 @@ struct config {
 	size_t sink_count;
 };
 
+/* Whether user is listed in the admins key. */
+bool config_is_admin(const struct config *cfg, const char *user);
 /* The embedded defaults (what `make run` uses). */
 void config_init_defaults(struct config *cfg);
 /* Reads FILE over the defaults.  0, or -1 with "FILE:LINE: message" in err. */

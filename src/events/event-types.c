@@ -33,6 +33,9 @@ static const char *const event_type_names[EVENT_TYPE_COUNT] = {
 	[EVENT_MAILBOX_SUBSCRIBE] = "MailboxSubscribe",
 	/* sic: RFC 5423 §4.4 capitalises the S */
 	[EVENT_MAILBOX_UNSUBSCRIBE] = "MailboxUnSubscribe",
+	[EVENT_ACL_CHANGE] = "vnd.tidings.AclChange",
+	[EVENT_MAILBOX_METADATA_CHANGE] = "vnd.tidings.MailboxMetadataChange",
+	[EVENT_SERVER_METADATA_CHANGE] = "vnd.tidings.ServerMetadataChange",
 };
 
 /* RFC 5423 §5, in the order of enum event_param. */

@@ -28,6 +28,12 @@ enum event_type {
 	EVENT_MAILBOX_RENAME,
 	EVENT_MAILBOX_SUBSCRIBE,
 	EVENT_MAILBOX_UNSUBSCRIBE,
+	/* Vendor types (RFC 5423 §6), named "vnd.tidings.*". */
+	EVENT_ACL_CHANGE,        /* SETACL / DELETEACL (RFC 4314) */
+	/* SETMETADATA (RFC 5464) on a mailbox's / the server's entries:
+	 * for NOTIFY's MailboxMetadataChange / ServerMetadataChange */
+	EVENT_MAILBOX_METADATA_CHANGE,
+	EVENT_SERVER_METADATA_CHANGE,
 	EVENT_TYPE_COUNT
 };
 

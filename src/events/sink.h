@@ -58,7 +58,13 @@ struct sink_filter {
 	bool all_params;
 	uint32_t params;          /* bit (1u << enum event_param) per RFC param */
 	struct sink_list vendor_params; /* "vnd.tidings.x" names kept */
-	uint64_t content_max;     /* messageContent cap (not produced yet) */
+	/* messageContent (RFC 5423 §5; sink-content.c): 0 = not sent;
+	 * else messages up to content_max bytes inline and bigger ones as
+	 * a URLAUTH URL (vnd.tidings.contentURL) with access identifier
+	 * content_access ("" = user+<mailbox owner>, "authuser", or
+	 * "user+<name>" already percent-encoded). */
+	uint64_t content_max;
+	char content_access[300];
 	enum sink_flag_mode flag_mode;
 	struct sink_list tags;    /* the "tags" parameter; none when empty */
 };
@@ -75,11 +81,19 @@ struct sink_config {
 	char *url;
 	/* webhook (sink-webhook.c fills these; add fields below) */
 	char *secret;
+	unsigned int timeout;     /* seconds for one POST, answer included */
+	unsigned int connect_timeout; /* seconds */
+	unsigned int batch_max;   /* events per POST */
+	bool tls_verify;
+	char *ca_file;            /* NULL: the system's CA store */
 	/* nats (sink-nats.c fills these; add fields below) */
 	char *stream;
 	char *subject;            /* template, e.g. tidings.<event>.<user> */
 	/* syslog (sink-syslog.c fills these; add fields below) */
 	int facility;             /* LOG_MAIL, LOG_LOCAL0, ... */
+	char *ident;              /* APP-NAME / tag, default "tidings" */
+	char *socket_path;        /* the syslog daemon's socket, /dev/log */
+	bool rfc3164;             /* format = rfc3164 (else rfc5424) */
 };
 
 /* The defaults: every event, user, mailbox and parameter; simple mode. */
@@ -116,6 +130,32 @@ bool sink_events_name_bits(const char *name, uint32_t *bits_r);
  * row's JSON cannot be read (it is skipped: logged by the caller). */
 int sink_filter_apply(const struct sink_filter *filter, int64_t seq,
 		      const char *json, struct strbuf *out);
+/* The same on a sink thread with its own store handle: MessageAppend and
+ * MessageNew of one message then carry its content (sink_content_add). */
+int sink_filter_apply_store(const struct sink_filter *filter,
+			    struct store *store, int64_t seq,
+			    const char *json, struct strbuf *out);
+/* sink-content.c: when the filter sends messageContent (content_max > 0
+ * and the parameter kept) and obj is a MessageAppend or MessageNew whose
+ * uri names one message, loads that message through store and adds
+ * "messageContent" (the text, when it is valid UTF-8),
+ * "vnd.tidings.contentBase64" (when it is not), or, over content_max,
+ * "vnd.tidings.contentURL" (an RFC 4467 URLAUTH URL for URLFETCH).  A
+ * message already expunged adds nothing. */
+struct json_t;
+void sink_content_add(const struct sink_filter *filter, struct store *store,
+		      struct json_t *obj);
+/* Reads a content_access value into filter->content_access.  0 / -1. */
+int sink_content_access_parse(const char *value, struct sink_filter *filter);
+
+/* `tidings events replay --sink NAME --from SEQ` asks the running (or next)
+ * sink to resend from SEQ by writing SEQ into the sink_cursors row named
+ * SINK_REPLAY_PREFIX NAME ('/' cannot occur in a sink name); 0 there means
+ * no pending replay.  The runner checks that row before each batch, moves
+ * its own cursor to SEQ - 1 and clears the row.  Writing the request beside
+ * the cursor rather than the cursor itself means a runner that is
+ * acknowledging a batch at that moment cannot overwrite it. */
+#define SINK_REPLAY_PREFIX "replay/"
 
 /* ---- the runner ---- */
 
@@ -132,6 +172,8 @@ int sink_manager_start(struct sink_manager *manager);
 /* Wakes the sinks at once (call after a commit); they also poll the
  * store's data_version every 20 ms. */
 void sink_manager_notify(struct sink_manager *manager);
+/* True once sink_manager_destroy() has begun (any thread may ask). */
+bool sink_manager_stopping(struct sink_manager *manager);
 /* Stops every thread (a batch being delivered is finished first), joins
  * them and frees everything. */
 void sink_manager_destroy(struct sink_manager **manager);
@@ -160,6 +202,11 @@ struct sink_backend_ops {
 struct sink_backend {
 	const struct sink_backend_ops *ops;
 	const char *name;         /* the sink's name, for logs */
+	/* Set by the runner.  A deliver() that waits on the network asks
+	 * sink_manager_stopping(manager) at least every 100 ms and gives up
+	 * (-1) once it is true: shutdown never waits for a far end's
+	 * time-out. */
+	struct sink_manager *manager;
 };
 
 /* A sink type: its name in `type = ...`, its own keys beyond the common

@@ -16,22 +16,35 @@ static const struct imap_command commands[] = {
 	{ "COPY", cmd_copy, IMAP_CMD_SELECTED },
 	{ "CREATE", cmd_create, IMAP_CMD_LOGGED_IN },
 	{ "DELETE", cmd_delete, IMAP_CMD_LOGGED_IN },
+	{ "DELETEACL", cmd_deleteacl, IMAP_CMD_LOGGED_IN },
 	{ "ENABLE", cmd_enable, IMAP_CMD_LOGGED_IN },
 	{ "EXAMINE", cmd_examine, IMAP_CMD_LOGGED_IN },
 	{ "EXPUNGE", cmd_expunge, IMAP_CMD_SELECTED },
 	{ "FETCH", cmd_fetch, IMAP_CMD_SELECTED },
+	{ "GENURLAUTH", cmd_genurlauth, IMAP_CMD_LOGGED_IN },
+	{ "GETACL", cmd_getacl, IMAP_CMD_LOGGED_IN },
+	{ "GETMETADATA", cmd_getmetadata, IMAP_CMD_LOGGED_IN },
+	{ "GETQUOTA", cmd_getquota, IMAP_CMD_LOGGED_IN },
+	{ "GETQUOTAROOT", cmd_getquotaroot, IMAP_CMD_LOGGED_IN },
 	{ "ID", cmd_id, IMAP_CMD_ANY },
 	{ "IDLE", cmd_idle, IMAP_CMD_LOGGED_IN },
 	{ "LIST", cmd_list, IMAP_CMD_LOGGED_IN },
+	{ "LISTRIGHTS", cmd_listrights, IMAP_CMD_LOGGED_IN },
 	{ "LOGIN", cmd_login, IMAP_CMD_NOT_AUTH },
 	{ "LOGOUT", cmd_logout, IMAP_CMD_ANY },
 	{ "LSUB", cmd_lsub, IMAP_CMD_LOGGED_IN },
 	{ "MOVE", cmd_move, IMAP_CMD_SELECTED },
+	{ "MYRIGHTS", cmd_myrights, IMAP_CMD_LOGGED_IN },
 	{ "NAMESPACE", cmd_namespace, IMAP_CMD_LOGGED_IN },
 	{ "NOOP", cmd_noop, IMAP_CMD_ANY },
+	{ "NOTIFY", cmd_notify, IMAP_CMD_LOGGED_IN },
 	{ "RENAME", cmd_rename, IMAP_CMD_LOGGED_IN },
+	{ "RESETKEY", cmd_resetkey, IMAP_CMD_LOGGED_IN },
 	{ "SEARCH", cmd_search, IMAP_CMD_SELECTED },
 	{ "SELECT", cmd_select, IMAP_CMD_LOGGED_IN },
+	{ "SETACL", cmd_setacl, IMAP_CMD_LOGGED_IN },
+	{ "SETMETADATA", cmd_setmetadata, IMAP_CMD_LOGGED_IN },
+	{ "SETQUOTA", cmd_setquota, IMAP_CMD_LOGGED_IN },
 	{ "SORT", cmd_sort, IMAP_CMD_SELECTED },
 	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOT_AUTH },
 	{ "STATUS", cmd_status, IMAP_CMD_LOGGED_IN },
@@ -41,6 +54,7 @@ static const struct imap_command commands[] = {
 	{ "UID", cmd_uid, IMAP_CMD_SELECTED },
 	{ "UNSELECT", cmd_unselect, IMAP_CMD_SELECTED },
 	{ "UNSUBSCRIBE", cmd_unsubscribe, IMAP_CMD_LOGGED_IN },
+	{ "URLFETCH", cmd_urlfetch, IMAP_CMD_LOGGED_IN },
 };
 
 const struct imap_command *imap_command_find(const char *name)
@@ -87,13 +101,20 @@ void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 		       " ESEARCH SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	/* One line per extension below, so each can be added on its own. */
 	/* CONDSTORE/QRESYNC (RFC 7162) */
+	strbuf_appends(out, " CONDSTORE QRESYNC");
 	/* LIST-EXTENDED, LIST-STATUS (RFC 5258, RFC 5819) */
+	strbuf_appends(out, " LIST-EXTENDED LIST-STATUS");
 	/* QUOTA (RFC 9208) */
+	strbuf_appends(out, " QUOTA QUOTASET QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	/* ACL (RFC 4314) */
+	strbuf_appends(out, " ACL RIGHTS=texk");
 	/* METADATA (RFC 5464) */
+	strbuf_appends(out, " METADATA METADATA-SERVER");
 	/* ANNOTATE-EXPERIMENT-1 (RFC 5257) */
 	/* NOTIFY (RFC 5465, draft -07) */
+	strbuf_appends(out, " NOTIFY X-DRAFT-I07-NOTIFY");
 	/* URLAUTH (RFC 4467) */
+	strbuf_appends(out, " URLAUTH");
 	/* IMAP4rev2, BINARY, UTF8=ACCEPT, WITHIN (RFC 9051, 3516, 6855, 5032) */
 	strbuf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)limit);
 }
@@ -218,5 +239,9 @@ void cmd_enable(struct imap_session *s, struct imap_parsed_command *cmd)
  * §3.2.3).  Extensions add their rules here. */
 void imap_enable_apply(struct imap_session *s, unsigned int bit)
 {
+	/* RFC 7162 §3.2.3: QRESYNC implies CONDSTORE (not listed in ENABLED
+	 * unless asked for); both are CONDSTORE enabling commands (§3.1). */
+	if (bit == IMAP_ENABLE_CONDSTORE || bit == IMAP_ENABLE_QRESYNC)
+		imap_condstore_enable(s);
 	s->enabled |= bit;
 }

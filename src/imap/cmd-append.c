@@ -66,7 +66,9 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 		goto out;
 	}
 	struct store_mailbox mb;
-	if (store_mailbox_get(s->server->store, s->user.id, name.s, &mb, &err) < 0) {
+	uint32_t rights;
+	/* RFC 4314 §4: 'i' on the target */
+	if (imap_mailbox_get(s, name.s, IMAP_ACL_INSERT, &mb, &rights, &err) < 0) {
 		if (err.code == STORE_ERR_NONEXISTENT)
 			imap_session_tagged(s, cmd->tag, "NO", "TRYCREATE", "Mailbox does not exist");
 		else
@@ -77,6 +79,11 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox cannot hold messages");
 		goto out;
 	}
+	/* RFC 4314 §4: flags the user may not set are dropped, not refused */
+	bool keywords_ok;
+	flags = imap_acl_flags_allowed(rights, flags, &keywords_ok);
+	if (!keywords_ok)
+		strbuf_reset(&keywords);
 	uint32_t uid = 0, uidvalidity = 0;
 	int rc = store_message_append(s->server->store, &s->actor, mb.id, msg->str, msg->len,
 				      flags, keywords.len ? keywords.s : NULL,

@@ -96,6 +96,35 @@ void imap_session_logged_in(struct imap_session *s, const struct store_user *u,
 	strbuf_free(&line);
 }
 
+/* RFC 4616 §2: the password proved the authentication identity
+ * (job->user); acting as job->authzid is allowed to admins only (config
+ * "admins"), and the session then is the authzid's, with the admin's name
+ * in actor.admin (RFC 5423 §5 "admin"). */
+static void auth_act_as(struct imap_session *s, struct auth_job *job)
+{
+	struct store_user target;
+	struct store_error err;
+	if (!config_is_admin(s->server->cfg, job->user) ||
+	    store_user_lookup(s->server->store, job->authzid, &target, &err) < 0) {
+		s->auth_failures++;
+		log_info("imap: %s: %s may not act as %s", s->client_ip,
+			 job->user, job->authzid);
+		imap_session_tagged(s, job->tag, "NO", "AUTHORIZATIONFAILED",
+				    "Authorization identity not permitted");
+		return;
+	}
+	snprintf(s->admin_name, sizeof(s->admin_name), "%s", job->user);
+	imap_session_logged_in(s, &target, job->tag, s->admin_name);
+}
+
+bool imap_session_is_admin(const struct imap_session *s)
+{
+	/* The authorization identity decides: an admin acting as another
+	 * user has that user's rights only. */
+	return s->state != IMAP_STATE_NOT_AUTHENTICATED &&
+	       config_is_admin(s->server->cfg, s->user.name);
+}
+
 static void auth_job_done(struct auth_job *job)
 {
 	struct imap_session *s = job->ctx;
@@ -118,6 +147,8 @@ static void auth_job_done(struct auth_job *job)
 	} else if (store_user_lookup(s->server->store, job->user, &u, &err) < 0) {
 		/* Deleted while we were checking. */
 		imap_session_auth_failed(s, job->tag, "Authentication failed.");
+	} else if (job->authzid != NULL) {
+		auth_act_as(s, job);
 	} else {
 		imap_session_logged_in(s, &u, job->tag, NULL);
 	}
@@ -131,11 +162,14 @@ static void auth_check(struct imap_session *s, const char *tag,
 {
 	struct store_user u;
 	struct store_error err;
-	if (authzid != NULL && authzid[0] != '\0' && strcmp(authzid, user) != 0) {
-		/* Acting as another user needs admin rights: a later issue. */
-		imap_session_auth_failed(s, tag, "Authorization identity not permitted");
+	bool act_as = authzid != NULL && authzid[0] != '\0' &&
+		      strcmp(authzid, user) != 0;
+	if (act_as && strlen(authzid) > 255) {
+		imap_session_auth_failed(s, tag, "Authentication failed.");
 		return;
 	}
+	/* Acting as another user: decided after the password check
+	 * (auth_act_as), so a guesser learns nothing from the answer. */
 	bool known = store_user_lookup(s->server->store, user, &u, &err) == 0;
 	if (!known && err.code != STORE_ERR_NONEXISTENT) {
 		imap_session_store_error(s, tag, &err);
@@ -148,6 +182,7 @@ static void auth_check(struct imap_session *s, const char *tag,
 	job->password = xstrdup(password);
 	job->tag = xstrdup(tag);
 	job->user = xstrdup(user);
+	job->authzid = act_as ? xstrdup(authzid) : NULL;
 	job->done = auth_job_done;
 	job->ctx = s;
 	s->auth_job = job;

@@ -68,18 +68,31 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 			  bool readonly)
 {
 	struct strbuf name = STRBUF_INIT;
-	if (cmd->arg_count != 1) {
+	struct imap_select_params params;
+	const char *perr = NULL;
+	if (cmd->arg_count < 1) {
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Expected one mailbox name");
+		return;
+	}
+	/* RFC 7162 §3.1.8, §3.2.5: (CONDSTORE), (QRESYNC (...)) */
+	if (imap_select_params_parse(s, cmd->args + 1, cmd->arg_count - 1, &params, &perr) < 0) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", perr);
 		return;
 	}
 	if (mailbox_arg(s, cmd->tag, &cmd->args[0], &name) < 0)
 		goto out;
+	/* RFC 7162 §3.2.11: [CLOSED] ends the old mailbox's responses. */
+	if (s->view != NULL)
+		imap_session_sends(s, "* OK [CLOSED] Previous mailbox is now closed.\r\n");
 	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
 	imap_session_unselect(s);
+	imap_select_params_begin(s, &params);
 
 	struct store_mailbox mb;
 	struct store_error err;
-	if (store_mailbox_get(s->server->store, s->user.id, name.s, &mb, &err) < 0) {
+	uint32_t rights;
+	/* RFC 4314 §4: SELECT/EXAMINE need 'r' */
+	if (imap_mailbox_get(s, name.s, IMAP_ACL_READ, &mb, &rights, &err) < 0) {
 		imap_session_store_error(s, cmd->tag, &err);
 		goto out;
 	}
@@ -87,6 +100,7 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox cannot be selected");
 		goto out;
 	}
+	readonly |= imap_acl_readonly(rights);
 	char **kw = NULL;
 	size_t kwn = 0;
 	if (store_mailbox_keywords(s->server->store, mb.id, &kw, &kwn, &err) < 0 ||
@@ -96,6 +110,8 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 		goto out;
 	}
 	struct imap_view *v = s->view;
+	v->acl_shared = rights != IMAP_ACL_ALL;
+	v->acl_rights = rights;
 	struct strbuf *o = &s->out;
 	strbuf_reset(o);
 	strbuf_appends(o, "* FLAGS ");
@@ -103,6 +119,8 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 	strbuf_appends(o, "\r\n* OK [PERMANENTFLAGS ");
 	if (readonly)
 		strbuf_appends(o, "()");
+	else if (v->acl_shared)
+		imap_acl_permanent_flags_write(o, rights, kw, kwn);
 	else
 		write_flag_list(o, kw, kwn, true);
 	strbuf_appends(o, "] Flags permitted.\r\n");
@@ -128,9 +146,11 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 	strbuf_printf(o, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
 		      mb.uidvalidity, mb.uidnext);
 	imap_session_send(s, o->s, o->len);
+	imap_select_params_respond(s, &mb, &params);
 	imap_session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE",
 			    readonly ? "Examine completed." : "Select completed.");
 out:
+	imap_select_params_free(&params);
 	strbuf_free(&name);
 }
 
@@ -164,9 +184,17 @@ static void simple_mailbox_cmd(struct imap_session *s, struct imap_parsed_comman
 			imap_session_tagged(s, cmd->tag, "NO", "ALREADYEXISTS", "Mailbox already exists");
 			goto out;
 		}
+		if (imap_mailbox_is_shared_name(name.s)) {   /* ACL rules */
+			imap_mailbox_shared_create(s, cmd->tag, name.s);
+			goto out;
+		}
 		rc = store_mailbox_create(s->server->store, &s->actor, s->user.id, name.s, NULL, &err);
 		break;
 	case 1: /* DELETE */
+		if (imap_mailbox_is_shared_name(name.s)) {   /* ACL rules */
+			imap_mailbox_shared_delete(s, cmd->tag, name.s);
+			goto out;
+		}
 		/* Deleting the mailbox this session has selected: leave it
 		 * first, so the answer is a plain OK rather than a BYE. */
 		if (s->view != NULL && strcmp(s->view->name, name.s) == 0)
@@ -228,6 +256,10 @@ void cmd_rename(struct imap_session *s, struct imap_parsed_command *cmd)
 		goto out;
 	if (to.len > 1 && to.s[to.len - 1] == DELIM)
 		to.s[--to.len] = '\0';
+	if (imap_mailbox_is_shared_name(from.s) || imap_mailbox_is_shared_name(to.s)) {
+		imap_mailbox_shared_rename(s, cmd->tag, from.s, to.s);   /* ACL rules */
+		goto out;
+	}
 	int rc = store_mailbox_rename(s->server->store, &s->actor, s->user.id,
 				      from.s, to.s, &err);
 	imap_server_changed(s->server);
@@ -240,307 +272,16 @@ out:
 	strbuf_free(&to);
 }
 
-/* ---- LIST / LSUB ---- */
-
-/* RFC 3501 §6.3.8: '*' matches anything, '%' anything but the delimiter.
- * Dynamic programming over the name, O(pattern x name): a backtracking
- * matcher takes exponential time on patterns like "%%%%...%x". */
-static bool pattern_match(const char *p, const char *n)
-{
-	size_t nlen = strlen(n);
-	/* ok[j]: the pattern read so far matches the first j bytes of n */
-	bool *ok = xcalloc(nlen + 1, sizeof(*ok));
-	bool result = false;
-	ok[0] = true;
-	for (; *p != '\0'; p++) {
-		if (*p == '*' || *p == '%') {
-			/* A run of wildcards is one '*' if it has one, else one '%'. */
-			bool star = false;
-			for (; p[1] == '*' || p[1] == '%'; p++)
-				star |= *p == '*';
-			star |= *p == '*';
-			for (size_t j = 1; j <= nlen; j++)
-				if (!ok[j] && ok[j - 1] && (star || n[j - 1] != DELIM))
-					ok[j] = true;
-			continue;
-		}
-		bool any = false;
-		for (size_t j = nlen; j > 0; j--) {
-			ok[j] = ok[j - 1] && n[j - 1] == *p;
-			any |= ok[j];
-		}
-		ok[0] = false;
-		if (!any)
-			goto out;
-	}
-	result = ok[nlen];
-out:
-	free(ok);
-	return result;
-}
-
-/* list-mailbox (RFC 3501 §9): an atom that may hold '%' and '*', or a string. */
-static bool list_pattern_arg(const struct imap_arg *arg, const char **str_r)
-{
-	size_t len;
-	if (imap_arg_string(arg, str_r, &len))
-		return strlen(*str_r) == len;
-	return imap_arg_atom(arg, str_r);
-}
-
-static bool list_match(const char *pattern, const char *name)
-{
-	/* INBOX matches case-insensitively: the pattern was normalised by
-	 * imap_mailbox_from_client when it starts with "inbox". */
-	return pattern_match(pattern, name);
-}
-
-struct list_opts {
-	bool subscribed_only;   /* selection SUBSCRIBED */
-	bool special_use_only;  /* selection SPECIAL-USE */
-	bool ret_subscribed;
-	bool ret_children;
-	bool ret_special_use;
-	bool extended;
-};
-
-static bool has_children(const struct store_mailbox *list, size_t n, size_t i)
-{
-	size_t len = strlen(list[i].name);
-	for (size_t j = 0; j < n; j++) {
-		if (j != i && strncmp(list[j].name, list[i].name, len) == 0 &&
-		    list[j].name[len] == DELIM)
-			return true;
-	}
-	return false;
-}
-
-static bool in_sorted(char **names, size_t n, const char *name)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(name, names[mid]);
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return false;
-}
-
-static int parse_list_options(const struct imap_arg *l, struct list_opts *o, bool selection)
-{
-	if (l->type != IMAP_ARG_LIST)
-		return -1;
-	for (size_t i = 0; i < l->count; i++) {
-		const char *a;
-		if (!imap_arg_atom(&l->list[i], &a))
-			return -1;
-		if (selection && strcasecmp(a, "SUBSCRIBED") == 0)
-			o->subscribed_only = o->ret_subscribed = true;
-		else if (selection && strcasecmp(a, "SPECIAL-USE") == 0)
-			o->special_use_only = o->ret_special_use = true;
-		else if (selection && (strcasecmp(a, "REMOTE") == 0 ||
-				       strcasecmp(a, "RECURSIVEMATCH") == 0))
-			;
-		else if (!selection && strcasecmp(a, "SUBSCRIBED") == 0)
-			o->ret_subscribed = true;
-		else if (!selection && strcasecmp(a, "CHILDREN") == 0)
-			o->ret_children = true;
-		else if (!selection && strcasecmp(a, "SPECIAL-USE") == 0)
-			o->ret_special_use = true;
-		else
-			return -1;
-	}
-	return 0;
-}
-
-/* RFC 3501 §6.3.9: when "foo/bar" is subscribed but "foo" is not and the
- * pattern stops at foo's level ("%"), foo is listed with \Noselect. */
-static void lsub_parents(struct strbuf *o, const struct strbuf *pattern,
-			 char **subs, size_t nsubs, size_t i)
-{
-	char *name = xstrdup(subs[i]);
-	for (char *slash = strrchr(name, DELIM); slash != NULL; slash = strrchr(name, DELIM)) {
-		*slash = '\0';
-		if (!list_match(pattern->s, name))
-			continue;
-		if (in_sorted(subs, nsubs, name))
-			break;
-		/* Emit once: only for the first subscribed child in order. */
-		bool earlier = false;
-		size_t len = strlen(name);
-		for (size_t j = 0; j < i && !earlier; j++)
-			earlier = strncmp(subs[j], name, len) == 0 && subs[j][len] == DELIM;
-		if (!earlier) {
-			strbuf_appends(o, "* LSUB (\\Noselect) \"/\" ");
-			imap_mailbox_write(o, name);
-			strbuf_appends(o, "\r\n");
-		}
-		break;
-	}
-	free(name);
-}
-
-static void list_common(struct imap_session *s, struct imap_parsed_command *cmd, bool lsub)
-{
-	struct list_opts opts = { 0 };
-	size_t ai = 0;
-	const char *ref_raw;
-	struct strbuf ref = STRBUF_INIT, pat = STRBUF_INIT, full = STRBUF_INIT;
-	struct store_mailbox *boxes = NULL;
-	size_t nboxes = 0;
-	char **subs = NULL;
-	size_t nsubs = 0;
-	struct store_error err;
-	size_t len;
-
-	if (!lsub && cmd->arg_count > 0 && cmd->args[0].type == IMAP_ARG_LIST) {
-		if (parse_list_options(&cmd->args[0], &opts, true) < 0) {
-			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid LIST selection options");
-			return;
-		}
-		opts.extended = true;
-		ai = 1;
-	}
-	if (cmd->arg_count < ai + 2 || !imap_arg_astring(&cmd->args[ai], &ref_raw, &len)) {
-		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Expected reference and mailbox pattern");
-		return;
-	}
-	/* Patterns: one, or (LIST-EXTENDED) a parenthesised list. */
-	const struct imap_arg *patterns = &cmd->args[ai + 1];
-	size_t npatterns = 1;
-	if (!lsub && patterns->type == IMAP_ARG_LIST) {
-		npatterns = patterns->count;
-		patterns = patterns->list;
-		opts.extended = true;
-	}
-	size_t rest = ai + 2;
-	if (!lsub && cmd->arg_count > rest) {
-		if (cmd->arg_count != rest + 2 || !imap_arg_is_atom(&cmd->args[rest], "RETURN") ||
-		    parse_list_options(&cmd->args[rest + 1], &opts, false) < 0) {
-			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid LIST return options");
-			return;
-		}
-		opts.extended = true;
-	} else if (cmd->arg_count > rest) {
-		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Too many arguments");
-		return;
-	}
-	if (mutf7_to_utf8(ref_raw, &ref) < 0) {
-		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid reference name");
-		goto out;
-	}
-
-	if (npatterns == 1) {
-		const char *p;
-		if (!list_pattern_arg(&patterns[0], &p)) {
-			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid mailbox pattern");
-			goto out;
-		}
-		if (p[0] == '\0' && !lsub) {
-			/* RFC 3501 §6.3.8: the hierarchy delimiter and root. */
-			imap_session_sends(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
-			imap_session_ok(s, cmd->tag, NULL, "List completed.");
-			goto out;
-		}
-	}
-	if (store_mailbox_list(s->server->store, s->user.id, &boxes, &nboxes, &err) < 0 ||
-	    store_subscription_list(s->server->store, s->user.id, &subs, &nsubs, &err) < 0) {
-		imap_session_store_error(s, cmd->tag, &err);
-		goto out;
-	}
-
-	struct strbuf *o = &s->out;
-	strbuf_reset(o);
-	if (lsub) {
-		for (size_t pi = 0; pi < npatterns; pi++) {
-			const char *p;
-			if (!list_pattern_arg(&patterns[pi], &p))
-				continue;
-			strbuf_reset(&pat);
-			strbuf_append(&pat, ref.s, ref.len);
-			strbuf_appends(&pat, p);
-			if (imap_mailbox_from_client(pat.s, &full) < 0)
-				continue;
-			for (size_t i = 0; i < nsubs; i++) {
-				if (!list_match(full.s, subs[i])) {
-					lsub_parents(o, &full, subs, nsubs, i);
-					continue;
-				}
-				bool exists = false;
-				for (size_t j = 0; j < nboxes; j++)
-					if (strcmp(boxes[j].name, subs[i]) == 0 && !boxes[j].noselect)
-						exists = true;
-				strbuf_printf(o, "* LSUB (%s) \"/\" ", exists ? "" : "\\Noselect");
-				imap_mailbox_write(o, subs[i]);
-				strbuf_appends(o, "\r\n");
-			}
-		}
-	} else {
-		bool *sent = xcalloc(nboxes + 1, sizeof(bool));
-		for (size_t pi = 0; pi < npatterns; pi++) {
-			const char *p;
-			if (!list_pattern_arg(&patterns[pi], &p)) {
-				free(sent);
-				imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Invalid mailbox pattern");
-				goto out;
-			}
-			strbuf_reset(&pat);
-			strbuf_append(&pat, ref.s, ref.len);
-			strbuf_appends(&pat, p);
-			if (imap_mailbox_from_client(pat.s, &full) < 0)
-				continue;
-			for (size_t i = 0; i < nboxes; i++) {
-				const struct store_mailbox *mb = &boxes[i];
-				if (sent[i] || !list_match(full.s, mb->name))
-					continue;
-				bool sub = in_sorted(subs, nsubs, mb->name);
-				if (opts.subscribed_only && !sub)
-					continue;
-				if (opts.special_use_only && mb->special_use[0] == '\0')
-					continue;
-				sent[i] = true;
-				strbuf_appends(o, "* LIST (");
-				const char *sep = "";
-				if (mb->noselect) {
-					strbuf_appends(o, "\\Noselect");
-					sep = " ";
-				}
-				strbuf_printf(o, "%s%s", sep, has_children(boxes, nboxes, i) ?
-					      "\\HasChildren" : "\\HasNoChildren");
-				if (opts.ret_subscribed && sub)
-					strbuf_appends(o, " \\Subscribed");
-				if (mb->special_use[0] != '\0')
-					strbuf_printf(o, " %s", mb->special_use);
-				strbuf_appends(o, ") \"/\" ");
-				imap_mailbox_write(o, mb->name);
-				strbuf_appends(o, "\r\n");
-			}
-		}
-		free(sent);
-	}
-	imap_session_send(s, o->s, o->len);
-	imap_session_ok(s, cmd->tag, NULL, lsub ? "Lsub completed." : "List completed.");
-out:
-	free(boxes);
-	store_strings_free(subs, nsubs);
-	strbuf_free(&ref);
-	strbuf_free(&pat);
-	strbuf_free(&full);
-}
+/* ---- LIST / LSUB: cmd-list.c ---- */
 
 void cmd_list(struct imap_session *s, struct imap_parsed_command *cmd)
 {
-	list_common(s, cmd, false);
+	imap_list_run(s, cmd, false);
 }
 
 void cmd_lsub(struct imap_session *s, struct imap_parsed_command *cmd)
 {
-	list_common(s, cmd, true);
+	imap_list_run(s, cmd, true);
 }
 
 void cmd_status(struct imap_session *s, struct imap_parsed_command *cmd)
@@ -557,17 +298,20 @@ void cmd_status(struct imap_session *s, struct imap_parsed_command *cmd)
 	const struct imap_arg *items = &cmd->args[1];
 	for (size_t i = 0; i < items->count; i++) {
 		static const char *const known[] = { "MESSAGES", "RECENT", "UIDNEXT",
-						     "UIDVALIDITY", "UNSEEN" };
+						     "UIDVALIDITY", "UNSEEN",
+						     "HIGHESTMODSEQ" };
 		bool ok = false;
-		for (size_t k = 0; k < 5; k++)
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			ok |= imap_arg_is_atom(&items->list[i], known[k]);
+		ok |= imap_quota_status_item(&items->list[i]); /* RFC 9208 */
 		if (!ok) {
 			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Unknown status item");
 			goto out;
 		}
 	}
 	struct store_mailbox mb;
-	if (store_mailbox_get(s->server->store, s->user.id, name.s, &mb, &err) < 0) {
+	/* RFC 4314 §4: STATUS needs 'r' */
+	if (imap_mailbox_get(s, name.s, IMAP_ACL_READ, &mb, NULL, &err) < 0) {
 		imap_session_store_error(s, cmd->tag, &err);
 		goto out;
 	}
@@ -584,6 +328,11 @@ void cmd_status(struct imap_session *s, struct imap_parsed_command *cmd)
 			store_message_list_free(&list);
 		}
 	}
+	/* RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) enables CONDSTORE; its
+	 * untagged OK (for the selected mailbox) goes first. */
+	for (size_t i = 0; i < items->count; i++)
+		if (imap_arg_is_atom(&items->list[i], "HIGHESTMODSEQ"))
+			imap_condstore_enable(s);
 	struct strbuf *o = &s->out;
 	strbuf_reset(o);
 	strbuf_appends(o, "* STATUS ");
@@ -601,6 +350,11 @@ void cmd_status(struct imap_session *s, struct imap_parsed_command *cmd)
 			strbuf_printf(o, "UIDNEXT %u", mb.uidnext);
 		else if (imap_arg_is_atom(a, "UIDVALIDITY"))
 			strbuf_printf(o, "UIDVALIDITY %u", mb.uidvalidity);
+		else if (imap_quota_status_item(a))
+			imap_quota_status_write(s, o, &mb, a);
+		else if (imap_arg_is_atom(a, "HIGHESTMODSEQ"))
+			strbuf_printf(o, "HIGHESTMODSEQ %llu",
+				      (unsigned long long)mb.highestmodseq);
 		else
 			strbuf_printf(o, "UNSEEN %u", mb.unseen);
 	}
@@ -617,7 +371,8 @@ void cmd_namespace(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "NAMESPACE takes no arguments");
 		return;
 	}
-	/* RFC 2342: one personal namespace; shared ones come with ACL. */
-	imap_session_sends(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+	/* RFC 2342: the personal namespace, and other users' mailboxes that
+	 * their ACLs let this user see (imap-mailbox.c); no public one. */
+	imap_session_sends(s, "* NAMESPACE ((\"\" \"/\")) ((\"" IMAP_SHARED_ROOT "/\" \"/\")) NIL\r\n");
 	imap_session_ok(s, cmd->tag, NULL, "Namespace completed.");
 }

@@ -98,9 +98,11 @@ void cmd_close(struct imap_session *s, struct imap_parsed_command *cmd)
 	}
 	int64_t mailbox_id = s->view->mailbox_id;
 	bool readonly = s->view->readonly;
+	/* RFC 4314 §4: without 'e' CLOSE expunges nothing, and says OK */
+	bool may_expunge = (imap_view_rights(s) & IMAP_ACL_EXPUNGE) != 0;
 	/* RFC 3501 §6.4.2: expunge silently, no EXPUNGE responses. */
 	imap_session_unselect(s);
-	if (!readonly) {
+	if (!readonly && may_expunge) {
 		int rc = store_message_expunge(s->server->store, &s->actor, mailbox_id,
 					       NULL, 0, NULL, NULL, &err);
 		imap_server_changed(s->server);
@@ -135,6 +137,10 @@ static void do_expunge(struct imap_session *s, const char *tag,
 	}
 	if (s->view->readonly) {
 		imap_session_tagged(s, tag, "NO", "READ-ONLY", "Mailbox is read-only");
+		return;
+	}
+	if ((imap_view_rights(s) & IMAP_ACL_EXPUNGE) == 0) {   /* RFC 4314 §4 */
+		imap_session_tagged(s, tag, "NO", "NOPERM", "No right to expunge");
 		return;
 	}
 	if (uid) {
@@ -230,6 +236,12 @@ static void do_search(struct imap_session *s, const char *tag,
 		.max_uid = v->count ? v->uids[v->count - 1] : 0,
 	};
 	bool needs_body = imap_search_needs_body(search);
+	/* RFC 7162 §3.1.5: a MODSEQ key enables CONDSTORE and the result
+	 * carries the highest mod-sequence of the messages found. */
+	bool uses_modseq = imap_search_uses_modseq(search);
+	uint64_t found_modseq = 0;
+	if (uses_modseq)
+		imap_condstore_enable(s);
 	struct strbuf *o = &s->out;
 	strbuf_reset(o);
 	strbuf_appends(o, "* SEARCH");
@@ -253,6 +265,8 @@ static void do_search(struct imap_session *s, const char *tag,
 			opened = true;
 		}
 		if (quick > 0 || (quick < 0 && imap_search_match(search, &ctx, &sm))) {
+			if (m->modseq > found_modseq)
+				found_modseq = m->modseq;
 			if (esearch != 0) {
 				if (found_count == found_cap) {
 					found_cap = found_cap ? found_cap * 2 : 64;
@@ -266,11 +280,15 @@ static void do_search(struct imap_session *s, const char *tag,
 		if (opened)
 			store_body_close(&body);
 	}
+	if (uses_modseq && found_modseq > 0)
+		strbuf_printf(o, " (MODSEQ %llu)", (unsigned long long)found_modseq);
 	strbuf_appends(o, "\r\n");
 	if (esearch != 0) {
 		strbuf_reset(o);
 		imap_esearch_write(o, tag, uid, esearch, found, found_count);
 		free(found);
+		if (uses_modseq && found_modseq > 0)
+			imap_esearch_modseq_append(o, found_modseq);
 	}
 	store_message_list_free(&list);
 	imap_search_free(&search);
@@ -369,7 +387,7 @@ void imap_fetch_job_continue(struct imap_session *s)
 				j++;
 			if (j < list.count && list.msgs[j].uid == job->uids[i]) {
 				uint32_t seq = imap_view_seq(s->view, job->uids[i]);
-				if (seq != 0)
+				if (seq != 0 && list.msgs[j].modseq > job->changedsince)
 					fetch_one(s, job, &list.msgs[j], seq);
 			} else {
 				job->vanished++;
@@ -407,12 +425,21 @@ static void do_fetch(struct imap_session *s, const char *tag,
 	uint32_t *uids = NULL;
 	size_t n = 0;
 	struct store_error err;
-	if (count != 2 || args[0].type != IMAP_ARG_ATOM) {
+	if ((count != 2 && count != 3) || args[0].type != IMAP_ARG_ATOM) {
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", "FETCH needs a sequence set and items");
 		return;
 	}
 	struct imap_fetch_job *job = xcalloc(1, sizeof(*job));
 	if (imap_fetch_parse(&args[1], uid, &job->req, &error) < 0) {
+		free(job);
+		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
+		return;
+	}
+	/* RFC 7162 §3.1.4, §3.2.6: (CHANGEDSINCE n [VANISHED]) */
+	bool want_vanished = false;
+	if (count == 3 && imap_fetch_modifiers_parse(s, &args[2], uid, &job->changedsince,
+						     &want_vanished, &error) < 0) {
+		imap_fetch_request_free(&job->req);
 		free(job);
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 		return;
@@ -428,6 +455,14 @@ static void do_fetch(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 		return;
 	}
+	/* RFC 7162 §3.1: MODSEQ or CHANGEDSINCE enables CONDSTORE, and
+	 * CHANGEDSINCE implies the MODSEQ item (§3.1.4.1). */
+	if (job->changedsince > 0)
+		imap_fetch_request_add_modseq(&job->req);
+	if (imap_fetch_request_has_modseq(&job->req))
+		imap_condstore_enable(s);
+	if (want_vanished)
+		imap_fetch_vanished_send(s, args[0].str, job->changedsince);
 	job->tag = xstrdup(tag);
 	job->uid_command = uid;
 	job->uids = uids;
@@ -436,7 +471,9 @@ static void do_fetch(struct imap_session *s, const char *tag,
 
 	/* RFC 3501 §6.4.5: BODY[...] (not PEEK) sets \Seen; the FETCH
 	 * responses then show it. */
-	if (job->req.sets_seen && !s->view->readonly && n > 0) {
+	/* RFC 4314 §4: only with 's' */
+	if (job->req.sets_seen && !s->view->readonly && n > 0 &&
+	    (imap_view_rights(s) & IMAP_ACL_SEEN)) {
 		uint32_t *changed = NULL;
 		size_t nchanged = 0;
 		if (store_message_flags(s->server->store, &s->actor, s->view->mailbox_id,
@@ -456,6 +493,8 @@ static void do_fetch(struct imap_session *s, const char *tag,
 				job->req.items[job->req.count].kind = IMAP_FETCH_FLAGS;
 				job->req.count++;
 			}
+			/* RFC 7162 §3.2.4: with MODSEQ once CONDSTORE is on */
+			imap_fetch_request_add_seen_items(s, &job->req);
 		}
 		free(changed);
 	}
@@ -469,8 +508,9 @@ void cmd_fetch(struct imap_session *s, struct imap_parsed_command *cmd)
 
 /* ---- STORE ---- */
 
-static void do_store(struct imap_session *s, const char *tag,
-		     const struct imap_arg *args, size_t count, bool uid)
+static void store_run(struct imap_session *s, const char *tag,
+		      const struct imap_arg *args, size_t count, bool uid,
+		      bool conditional, uint64_t unchangedsince)
 {
 	const char *error, *item;
 	uint32_t *uids = NULL;
@@ -522,17 +562,39 @@ static void do_store(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "NO", "READ-ONLY", "Mailbox is read-only");
 		goto out;
 	}
+	/* RFC 4314 §4: s for \Seen, t for \Deleted, w for the others */
+	int acl = imap_acl_store_prepare(s, tag, op == STORE_FLAGS_REPLACE, conditional,
+					 &flags, &keywords);
+	if (acl < 0)
+		goto out;
+	/* RFC 7162 §3.1: UNCHANGEDSINCE enables CONDSTORE */
+	if (conditional)
+		imap_condstore_enable(s);
+	uint32_t *modified = NULL;
+	size_t nmodified = 0;
 	if (n > 0) {
-		int rc = store_message_flags(s->server->store, &s->actor, s->view->mailbox_id,
-					     uids, n, op, flags,
-					     keywords.len ? keywords.s : "", NULL, NULL, &err);
+		int rc = acl > 0 ?
+			imap_acl_flags_rewrite(s, s->view->mailbox_id, uids, n,
+					       imap_view_rights(s), true, flags,
+					       keywords.len ? keywords.s : "", &err) :
+			conditional ?
+			store_message_flags_unchanged(s->server->store, &s->actor,
+						      s->view->mailbox_id, uids, n, op, flags,
+						      keywords.len ? keywords.s : "",
+						      unchangedsince, NULL, NULL,
+						      &modified, &nmodified, &err) :
+			store_message_flags(s->server->store, &s->actor, s->view->mailbox_id,
+					    uids, n, op, flags,
+					    keywords.len ? keywords.s : "", NULL, NULL, &err);
 		imap_server_changed(s->server);
 		if (rc < 0) {
 			imap_session_store_error(s, tag, &err);
 			goto out;
 		}
 	}
-	if (!silent && n > 0) {
+	/* RFC 7162 §3.1.3: a conditional STORE answers with MODSEQ even
+	 * when .SILENT. */
+	if ((!silent || conditional) && n > 0) {
 		/* RFC 3501 §6.4.6: an untagged FETCH with the new flags of
 		 * each message. */
 		struct store_message_list list;
@@ -547,25 +609,50 @@ static void do_store(struct imap_session *s, const char *tag,
 					j++;
 				if (j >= n || uids[j] != m->uid)
 					continue;
-				strbuf_printf(o, "* %u FETCH (", imap_view_seq(s->view, m->uid));
-				if (uid)
-					strbuf_printf(o, "UID %u ", m->uid);
-				strbuf_appends(o, "FLAGS ");
-				imap_flags_write(o, m->flags, m->keywords,
-						 imap_view_is_recent(s->view, m->uid));
-				strbuf_appends(o, ")\r\n");
+				imap_condstore_store_fetch_write(s, o, m, uid, silent,
+								 modified, nmodified);
 			}
 			store_message_list_free(&list);
 			imap_session_send(s, o->s, o->len);
 		}
 	}
-	imap_session_ok(s, tag, NULL, "Store completed.");
+	if (nmodified > 0) {
+		/* RFC 7162 §3.1.3: [MODIFIED set] of those that failed */
+		struct strbuf code = STRBUF_INIT;
+		imap_condstore_modified_code(s, &code, modified, nmodified, uid);
+		imap_session_ok(s, tag, code.s, "Conditional STORE failed");
+		strbuf_free(&code);
+	} else {
+		imap_session_ok(s, tag, NULL, "Store completed.");
+	}
+	free(modified);
 	goto out;
 bad:
 	imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 out:
 	free(uids);
 	strbuf_free(&keywords);
+}
+
+static void do_store(struct imap_session *s, const char *tag,
+		     const struct imap_arg *args, size_t count, bool uid)
+{
+	/* RFC 7162 §3.1.3: STORE set (UNCHANGEDSINCE n) item flags */
+	if (count >= 4 && args[1].type == IMAP_ARG_LIST) {
+		uint64_t unchangedsince;
+		const char *error;
+		if (imap_store_modifiers_parse(&args[1], &unchangedsince, &error) < 0) {
+			imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
+			return;
+		}
+		struct imap_arg *rest = xmalloc((count - 1) * sizeof(*rest));
+		rest[0] = args[0];
+		memcpy(rest + 1, args + 2, (count - 2) * sizeof(*rest));
+		store_run(s, tag, rest, count - 1, uid, true, unchangedsince);
+		free(rest);
+		return;
+	}
+	store_run(s, tag, args, count, uid, false, 0);
 }
 
 void cmd_store(struct imap_session *s, struct imap_parsed_command *cmd)
@@ -601,8 +688,16 @@ static void do_copy(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "NO", "READ-ONLY", "Mailbox is read-only");
 		goto out;
 	}
+	/* RFC 4314 §4 (and RFC 6851 §4.3): MOVE expunges, so 't' and 'e' */
+	if (move && (imap_view_rights(s) & (IMAP_ACL_DELETE_MESSAGES | IMAP_ACL_EXPUNGE)) !=
+	    (IMAP_ACL_DELETE_MESSAGES | IMAP_ACL_EXPUNGE)) {
+		imap_session_tagged(s, tag, "NO", "NOPERM", "No right to expunge here");
+		goto out;
+	}
 	struct store_mailbox mb;
-	if (store_mailbox_get(s->server->store, s->user.id, name.s, &mb, &err) < 0) {
+	uint32_t dst_rights;
+	/* RFC 4314 §4: 'i' on the target */
+	if (imap_mailbox_get(s, name.s, IMAP_ACL_INSERT, &mb, &dst_rights, &err) < 0) {
 		if (err.code == STORE_ERR_NONEXISTENT)
 			imap_session_tagged(s, tag, "NO", "TRYCREATE", "Mailbox does not exist");
 		else
@@ -622,6 +717,10 @@ static void do_copy(struct imap_session *s, const char *tag,
 	int rc = store_message_copy(s->server->store, &s->actor, s->view->mailbox_id,
 				    uids, n, mb.id, move, &src, &dst, &copied,
 				    &uidvalidity, &err);
+	/* RFC 4314 §4: the copies keep only flags the user may set there */
+	if (rc == 0 && dst_rights != IMAP_ACL_ALL && copied > 0)
+		rc = imap_acl_flags_rewrite(s, mb.id, dst, copied, dst_rights, false,
+					    0, "", &err);
 	imap_server_changed(s->server);
 	if (rc < 0) {
 		imap_session_store_error(s, tag, &err);

@@ -64,6 +64,10 @@ struct imap_view {
 	uint32_t *pending_flags;
 	size_t pending_flags_count;
 	size_t pending_flags_cap;
+	/* ACL (RFC 4314): another user's mailbox, and this user's rights
+	 * on it as of SELECT (§5.1.1 lets a server keep them until then) */
+	bool acl_shared;
+	uint32_t acl_rights;
 };
 
 /* A command in progress that yields the loop (FETCH of much data). */
@@ -75,13 +79,14 @@ struct imap_fetch_job {
 	size_t count;
 	size_t next;
 	size_t vanished;    /* requested messages no longer in the store */
+	uint64_t changedsince;  /* RFC 7162 CHANGEDSINCE; 0 = none */
 };
 
 /* ENABLEd extensions (RFC 5161).  A bit stays 0 until its extension is
  * built, so ENABLE ignores the name meanwhile. */
 enum imap_enable_bits {
-	IMAP_ENABLE_CONDSTORE = 0,
-	IMAP_ENABLE_QRESYNC = 0,
+	IMAP_ENABLE_CONDSTORE = 1 << 0,
+	IMAP_ENABLE_QRESYNC = 1 << 1,
 	IMAP_ENABLE_UTF8_ACCEPT = 0,
 	IMAP_ENABLE_IMAP4REV2 = 0,
 };
@@ -97,9 +102,17 @@ struct imap_session {
 	struct store_user user;
 	struct store_actor actor;
 	char client_ip[64];
+	/* An admin acting as user (SASL authzid): the admin's name, which
+	 * actor.admin points to (RFC 5423 "admin"); "" otherwise. */
+	char admin_name[256];
 
 	struct imap_view *view;
 	unsigned int enabled;       /* enum imap_enable_bits */
+	/* imap_acl_rights()' one-entry cache (imap-mailbox.c) */
+	int64_t acl_cache_mailbox;
+	uint64_t acl_cache_generation;
+	uint32_t acl_cache_rights;
+	struct imap_notify *notify; /* NOTIFY (RFC 5465) state, or NULL */
 
 	/* The command being executed (for the §7.4.1 EXPUNGE rule). */
 	const char *cmd_name;
@@ -165,6 +178,8 @@ struct imap_server {
 	struct event *poll_event;
 	bool shutting_down;
 	struct imap_listener_entry *listeners;
+	uint64_t acl_generation;    /* bumped by every vnd.tidings.AclChange */
+	struct imap_notify_hub *notify_hub; /* NOTIFY sessions by user */
 };
 
 /* ---- output ---- */
@@ -264,6 +279,143 @@ void imap_auth_continue(struct imap_session *s, const char *line, size_t len);
 imap_cmd_fn cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename,
 	cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status,
 	cmd_namespace;
+/* cmd-list.c: LIST, LSUB, LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) */
+void imap_list_run(struct imap_session *s, struct imap_parsed_command *cmd,
+		   bool lsub);
+enum imap_list_attr {
+	IMAP_LIST_NOSELECT = 1 << 0,
+	IMAP_LIST_NOINFERIORS = 1 << 1,
+	IMAP_LIST_NONEXISTENT = 1 << 2,
+	IMAP_LIST_SUBSCRIBED = 1 << 3,
+	IMAP_LIST_HAS_CHILDREN = 1 << 4,
+	IMAP_LIST_HAS_NO_CHILDREN = 1 << 5,
+};
+/* Appends one "* LIST (attrs) "/" name[ ("OLDNAME" ("old"))]\r\n" line
+ * for a store (UTF-8) mailbox name: attrs are enum imap_list_attr bits,
+ * special_use an RFC 6154 attribute or NULL/"", old_name the name before
+ * a RENAME (RFC 5465 §5.4, RFC 9051 §7.3.1 OLDNAME) or NULL.  For NOTIFY's
+ * MailboxName and LIST itself. */
+void imap_list_write(struct strbuf *out, const char *name, unsigned int attrs,
+		     const char *special_use, const char *old_name);
+/* cmd-quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208) */
+imap_cmd_fn cmd_getquota, cmd_getquotaroot, cmd_setquota;
+/* "* QUOTA root (STORAGE u l MESSAGE u l)\r\n" for a user's quota root
+ * (only resources with a limit are listed, RFC 9208 §4.2.1). */
+void imap_quota_write(struct strbuf *out, const char *root,
+		      const struct store_quota *q);
+/* STATUS DELETED / DELETED-STORAGE (RFC 9208 §4.1.4): whether a names
+ * one, and "DELETED n" / "DELETED-STORAGE n" for mailbox mb. */
+bool imap_quota_status_item(const struct imap_arg *a);
+void imap_quota_status_write(struct imap_session *s, struct strbuf *o,
+			     const struct store_mailbox *mb,
+			     const struct imap_arg *a);
+/* cmd-metadata.c: GETMETADATA, SETMETADATA (RFC 5464) */
+imap_cmd_fn cmd_getmetadata, cmd_setmetadata;
+/* Whether the session may write /shared (shared) or /private entries of
+ * mailbox mb (NULL: server entries).  The ACL area refines it (RFC 5464
+ * §3.3: /shared needs ACL 'w'... see cmd-metadata.c). */
+bool imap_metadata_may_write(const struct imap_session *s,
+			     const struct store_mailbox *mb, bool shared);
+/* Whether the session's user is an admin (config "admins"). */
+bool imap_session_is_admin(const struct imap_session *s);
+/* imap-mailbox.c, cmd-acl.c: ACL (RFC 4314) and the "Other Users"
+ * namespace (RFC 2342).  Rights are bits in the order of
+ * STORE_ACL_RIGHTS_ALL, "lrswipkxtea". */
+imap_cmd_fn cmd_setacl, cmd_deleteacl, cmd_getacl, cmd_listrights,
+	cmd_myrights;
+#define IMAP_SHARED_ROOT "Other Users"
+enum imap_acl_right {
+	IMAP_ACL_LOOKUP = 1 << 0,          /* l */
+	IMAP_ACL_READ = 1 << 1,            /* r */
+	IMAP_ACL_SEEN = 1 << 2,            /* s */
+	IMAP_ACL_WRITE = 1 << 3,           /* w */
+	IMAP_ACL_INSERT = 1 << 4,          /* i */
+	IMAP_ACL_POST = 1 << 5,            /* p */
+	IMAP_ACL_CREATE = 1 << 6,          /* k */
+	IMAP_ACL_DELETE_MAILBOX = 1 << 7,  /* x */
+	IMAP_ACL_DELETE_MESSAGES = 1 << 8, /* t */
+	IMAP_ACL_EXPUNGE = 1 << 9,         /* e */
+	IMAP_ACL_ADMIN = 1 << 10,          /* a */
+};
+#define IMAP_ACL_ALL 0x7ffu
+#define IMAP_ACL_LETTERS_MAX 13            /* 11 rights + virtual c, d */
+uint32_t imap_acl_from_letters(const char *letters);
+/* With virtual_rights, adds RFC 4314 §2.1.1's "c" and "d". */
+void imap_acl_to_letters(uint32_t rights, bool virtual_rights,
+			 char out[IMAP_ACL_LETTERS_MAX + 1]);
+/* The session user's rights on a mailbox (owner_id 0: look it up).  The
+ * owner has IMAP_ACL_ALL.  Cached per session until any ACL changes;
+ * cheap enough for NOTIFY to call per event. */
+uint32_t imap_acl_rights(struct imap_session *s, int64_t mailbox_id,
+			 int64_t owner_id);
+/* Called for every vnd.tidings.AclChange the pump sees. */
+void imap_acl_changed(struct imap_server *srv);
+/* Rights on the selected mailbox (IMAP_ACL_ALL for one's own). */
+uint32_t imap_view_rights(const struct imap_session *s);
+/* A client mailbox name (store form, after imap_mailbox_from_client). */
+struct imap_mailbox_ref {
+	bool shared;          /* under "Other Users/" */
+	bool exists;          /* exists and (shared) has 'l' */
+	int64_t owner_id;     /* 0: no such owner */
+	char owner[256];
+	char name[1024];      /* the owner's name for it (store form) */
+	uint32_t rights;      /* 0 when !exists */
+	struct store_mailbox mb;  /* when exists; mb.name is the client's */
+};
+bool imap_mailbox_is_shared_name(const char *name);
+/* 0 with *ref (ref->exists false when there is no such mailbox, or the
+ * user may not see it), -1 with *err on a store failure. */
+int imap_mailbox_resolve(struct imap_session *s, const char *name,
+			 struct imap_mailbox_ref *ref, struct store_error *err);
+/* NO [NONEXISTENT] when !ref->exists, NO [NOPERM] without every right in
+ * need (tagged, then -1); 0 when the command may go on. */
+int imap_mailbox_check(struct imap_session *s, const char *tag,
+		       const struct imap_mailbox_ref *ref, uint32_t need);
+/* Appends the shared mailboxes the user may see, named "Other Users/
+ * owner/name", and their \Noselect parents, to a store_mailbox_list(). */
+int imap_mailbox_list_add_shared(struct imap_session *s,
+				 struct store_mailbox **boxes, size_t *count,
+				 struct store_error *err);
+/* store_mailbox_get() for a client name: one's own mailbox, or a shared
+ * one the user may see (else NONEXISTENT) with every right in need (else
+ * NOPERM); mb_r->name is the client's name, *rights_r (may be NULL) the
+ * user's rights. */
+int imap_mailbox_get(struct imap_session *s, const char *name, uint32_t need,
+		     struct store_mailbox *mb_r, uint32_t *rights_r,
+		     struct store_error *err);
+/* Rewrites the flags of the messages uids (ascending) of mailbox_id so that
+ * only what rights allow changed: replace = STORE FLAGS with req_flags /
+ * req_keywords (flags the user may not touch keep their value), else
+ * strip what the user may not set (COPY into a shared mailbox). */
+int imap_acl_flags_rewrite(struct imap_session *s, int64_t mailbox_id,
+			   const uint32_t *uids, size_t n, uint32_t rights,
+			   bool replace, uint32_t req_flags,
+			   const char *req_keywords, struct store_error *err);
+/* STORE on a shared mailbox (RFC 4314 §4): drops the flags the user may
+ * not change.  0: go on with *flags/keywords; 1: a FLAGS replace that
+ * needs imap_acl_flags_rewrite(); -1: answered NO [NOPERM]. */
+int imap_acl_store_prepare(struct imap_session *s, const char *tag,
+			   bool replace, bool conditional, uint32_t *flags,
+			   struct strbuf *keywords);
+/* CREATE, DELETE and RENAME of "Other Users/..." names (RFC 4314 §4:
+ * 'k' on the nearest existing parent, 'x' on the mailbox); they answer
+ * the command themselves. */
+void imap_mailbox_shared_create(struct imap_session *s, const char *tag,
+				const char *name);
+void imap_mailbox_shared_delete(struct imap_session *s, const char *tag,
+				const char *name);
+void imap_mailbox_shared_rename(struct imap_session *s, const char *tag,
+				const char *from, const char *to);
+/* RFC 4314 §5.2: SELECT gives READ-ONLY with none of i, e, s, w, t. */
+bool imap_acl_readonly(uint32_t rights);
+/* "(flags ...)" for PERMANENTFLAGS with only what rights allow to change. */
+void imap_acl_permanent_flags_write(struct strbuf *out, uint32_t rights,
+				    char **keywords, size_t n);
+/* The system flags of flags that rights let the user set or clear
+ * (RFC 4314 §4: s for \Seen, t for \Deleted, w for the others and for
+ * keywords, *keywords_ok_r). */
+uint32_t imap_acl_flags_allowed(uint32_t rights, uint32_t flags,
+				bool *keywords_ok_r);
 /* cmd-append.c */
 imap_cmd_fn cmd_append;
 /* cmd-message.c */
@@ -272,6 +424,8 @@ imap_cmd_fn cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search,
 void imap_fetch_job_continue(struct imap_session *s);
 /* cmd-sort.c: SORT, THREAD (RFC 5256), ESORT (RFC 5267), ESEARCH (RFC 4731) */
 imap_cmd_fn cmd_sort, cmd_thread;
+/* cmd-urlauth.c: URLAUTH (RFC 4467) */
+imap_cmd_fn cmd_genurlauth, cmd_urlfetch, cmd_resetkey;
 void imap_sort_run(struct imap_session *s, const char *tag,
 		   const struct imap_arg *args, size_t count, bool uid);
 void imap_thread_run(struct imap_session *s, const char *tag,
@@ -291,6 +445,79 @@ int imap_esearch_return_parse(const struct imap_arg *args, size_t count,
  * sort order for SORT). */
 void imap_esearch_write(struct strbuf *out, const char *tag, bool uid,
 			unsigned int options, const uint32_t *nums, size_t count);
+/* cmd-notify.c, imap-notify.c: NOTIFY (RFC 5465, draft -07) */
+imap_cmd_fn cmd_notify;
+struct imap_notify_hub;
+/* Joins the server's event pump as a consumer (after the view matcher). */
+struct imap_notify_hub *imap_notify_hub_create(struct imap_server *srv);
+void imap_notify_hub_destroy(struct imap_notify_hub **hub);
+/* Drops the session's NOTIFY state (NOTIFY NONE, session end). */
+void imap_notify_session_free(struct imap_session *s);
+/* After EXISTS for the view's messages from index first on: the FETCH of
+ * NOTIFY's MessageNew fetch-att for them (RFC 5465 §5.2). */
+void imap_notify_new_messages(struct imap_session *s, size_t first);
+/* cmd-qresync.c: CONDSTORE and QRESYNC (RFC 7162) */
+/* mod-sequence-value (1..2^63-1), or with allow_zero -valzer.  0 / -1. */
+int imap_modseq_parse(const struct imap_arg *arg, bool allow_zero,
+		      uint64_t *modseq_r);
+bool imap_condstore_enabled(const struct imap_session *s);
+bool imap_qresync_enabled(const struct imap_session *s);
+/* A CONDSTORE enabling command (§3.1): sets the bit and, the first time
+ * with a mailbox selected, sends its HIGHESTMODSEQ. */
+void imap_condstore_enable(struct imap_session *s);
+/* "* VANISHED [(EARLIER)] uid-set" for ascending UIDs (split over several
+ * lines when long).  Also for NOTIFY sessions with QRESYNC. */
+void imap_vanished_write(struct imap_session *s, bool earlier,
+			 const uint32_t *uids, size_t count);
+struct imap_select_params {
+	bool condstore;
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	char *known_uids;   /* NULL: all UIDs below UIDNEXT */
+};
+/* SELECT/EXAMINE's optional parameter list.  0, or -1 (BAD) with *error_r. */
+int imap_select_params_parse(struct imap_session *s, const struct imap_arg *args,
+			     size_t count, struct imap_select_params *p,
+			     const char **error_r);
+void imap_select_params_free(struct imap_select_params *p);
+/* After the old mailbox is closed, before the new one is opened. */
+void imap_select_params_begin(struct imap_session *s,
+			      const struct imap_select_params *p);
+/* After the RFC 3501 responses: HIGHESTMODSEQ, then for QRESYNC the
+ * VANISHED (EARLIER) and FETCH responses of §3.2.5.1. */
+void imap_select_params_respond(struct imap_session *s,
+				const struct store_mailbox *mb,
+				const struct imap_select_params *p);
+/* FETCH's (CHANGEDSINCE n [VANISHED]) list.  0, or -1 (BAD). */
+int imap_fetch_modifiers_parse(struct imap_session *s, const struct imap_arg *arg,
+			       bool uid, uint64_t *changedsince_r,
+			       bool *vanished_r, const char **error_r);
+void imap_fetch_request_add_modseq(struct imap_fetch_request *req);
+/* A FETCH that set \Seen implicitly: MODSEQ once CONDSTORE is enabled,
+ * UID too once QRESYNC is (RFC 7162 §3.2.4). */
+void imap_fetch_request_add_seen_items(struct imap_session *s,
+				       struct imap_fetch_request *req);
+bool imap_fetch_request_has_modseq(const struct imap_fetch_request *req);
+/* VANISHED (EARLIER) for the UIDs of set expunged after changedsince. */
+void imap_fetch_vanished_send(struct imap_session *s, const char *set,
+			      uint64_t changedsince);
+/* One untagged FETCH answering STORE: FLAGS unless silent (always for a
+ * UID in modified, which failed UNCHANGEDSINCE), UID for UID STORE or
+ * QRESYNC, MODSEQ once CONDSTORE is enabled. */
+void imap_condstore_store_fetch_write(struct imap_session *s, struct strbuf *o,
+				      const struct store_message *m, bool uid,
+				      bool silent, const uint32_t *modified,
+				      size_t nmodified);
+/* "MODIFIED set": UIDs for UID STORE, else their sequence numbers. */
+void imap_condstore_modified_code(struct imap_session *s, struct strbuf *code,
+				  const uint32_t *modified, size_t nmodified,
+				  bool uid);
+/* Adds " MODSEQ n" to the ESEARCH line in o (before its CRLF). */
+void imap_esearch_modseq_append(struct strbuf *o, uint64_t modseq);
+/* STORE's (UNCHANGEDSINCE n).  0, or -1 (BAD). */
+int imap_store_modifiers_parse(const struct imap_arg *arg, uint64_t *unchangedsince_r,
+			       const char **error_r);
 /* cmd-idle.c */
 imap_cmd_fn cmd_idle;
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

@@ -308,6 +308,7 @@ static void session_destroy(struct imap_session *s)
 	if (s->auth_job != NULL)
 		s->auth_job->ctx = NULL;
 	imap_session_unselect(s);
+	imap_notify_session_free(s);
 	lru_unlink(srv, s);
 	if (s->all_prev != NULL)
 		s->all_prev->all_next = s->all_next;
@@ -612,6 +613,9 @@ static void session_event(struct imap_session *s, const struct store_outbox_even
 static void server_on_event(const struct store_outbox_event *ev, void *ctx)
 {
 	struct imap_server *srv = ctx;
+	/* rights cached by sessions (imap_acl_rights) are stale now */
+	if (strcmp(ev->type, "vnd.tidings.AclChange") == 0)
+		imap_acl_changed(srv);
 	if (ev->mailbox_id == 0)
 		return;
 	uint32_t *uids = NULL;
@@ -715,6 +719,8 @@ struct imap_server *imap_server_create(struct event_base *base,
 	srv->parser_limits.max_args = 100000;
 	srv->pump = event_pump_create(store);
 	event_pump_add_consumer(srv->pump, server_on_event, srv);
+	/* NOTIFY after the view matcher: it may send what that one queued */
+	srv->notify_hub = imap_notify_hub_create(srv);
 
 	struct timeval poll_tv = { 0, 50 * 1000 };
 	srv->poll_event = event_new(base, -1, EV_PERSIST, server_poll, srv);
@@ -791,6 +797,7 @@ void imap_server_destroy(struct imap_server **srvp)
 	event_free(srv->poll_event);
 	event_free(srv->tick_event);
 	event_pump_destroy(&srv->pump);
+	imap_notify_hub_destroy(&srv->notify_hub);
 	free(srv);
 }
 

@@ -180,13 +180,23 @@ static void flush_expunges(struct imap_session *s)
 	struct strbuf *out = &s->out;
 	strbuf_reset(out);
 	size_t removed = 0;
+	/* RFC 7162 §3.2.10: VANISHED in lieu of EXPUNGE once QRESYNC is
+	 * enabled, with only UIDs the client knows (it counts them). */
+	bool vanished = imap_qresync_enabled(s);
+	uint32_t *gone = vanished ? xmalloc(v->pending_expunge_count * sizeof(*gone)) : NULL;
 	for (size_t i = v->count; i-- > 0;) {
 		if (sorted_contains(v->pending_expunge, v->pending_expunge_count, v->uids[i])) {
-			strbuf_printf(out, "* %zu EXPUNGE\r\n", i + 1);
+			if (vanished)
+				gone[v->pending_expunge_count - 1 - removed] = v->uids[i];
+			else
+				strbuf_printf(out, "* %zu EXPUNGE\r\n", i + 1);
 			v->uids[i] = 0;
 			removed++;
 		}
 	}
+	if (vanished && removed > 0)
+		imap_vanished_write(s, false, gone + v->pending_expunge_count - removed, removed);
+	free(gone);
 	if (removed > 0) {
 		size_t w = 0;
 		for (size_t i = 0; i < v->count; i++)
@@ -200,7 +210,8 @@ static void flush_expunges(struct imap_session *s)
 				v->recent[w++] = v->recent[i];
 		v->recent_count = w;
 		v->last_recent_sent = (uint32_t)v->recent_count;
-		imap_session_send(s, out->s, out->len);
+		if (out->len > 0)
+			imap_session_send(s, out->s, out->len);
 	}
 	v->pending_expunge_count = 0;
 }
@@ -234,10 +245,13 @@ static bool flush_new(struct imap_session *s)
 	}
 	if (list.count > 0) {
 		uint32_t first = list.msgs[0].uid;
+		size_t old_count = v->count;
 		for (size_t i = 0; i < list.count; i++)
 			view_append(v, list.msgs[i].uid);
 		view_claim_recent(s, first);
 		imap_session_sendf(s, "* %zu EXISTS\r\n", v->count);
+		/* NOTIFY MessageNew fetch-att (RFC 5465 §5.2) */
+		imap_notify_new_messages(s, old_count);
 	}
 	store_message_list_free(&list);
 	if (v->recent_count != v->last_recent_sent) {
@@ -272,10 +286,14 @@ static void flush_flags(struct imap_session *s)
 		if (seq == 0)
 			continue;
 		strbuf_printf(out, "* %u FETCH (", seq);
-		if (s->cmd_uid)
+		/* RFC 7162 §3.2.4: UID once QRESYNC is on, MODSEQ once
+		 * CONDSTORE is (§3.1). */
+		if (s->cmd_uid || imap_qresync_enabled(s))
 			strbuf_printf(out, "UID %u ", m->uid);
 		strbuf_appends(out, "FLAGS ");
 		imap_flags_write(out, m->flags, m->keywords, imap_view_is_recent(v, m->uid));
+		if (imap_condstore_enabled(s))
+			strbuf_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 		strbuf_appends(out, ")\r\n");
 	}
 	store_message_list_free(&list);

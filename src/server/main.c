@@ -32,6 +32,7 @@
 #include "pop3/pop3-server.h"
 #define EXPIRE_WITH_LIBEVENT
 #include "server/expire.h"
+#include "server/prune-timer.h"
 #include "store/store.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5
@@ -340,6 +341,9 @@ int main(int argc, char **argv)
 	/* expiry removes messages: the pump tells the sessions */
 	struct expire_timer *expiry = expire_timer_start(base, store, &cfg,
 							 lmtp_on_commit, NULL);
+	/* outbox retention: the pump runs before each prune */
+	struct prune_timer *pruner = prune_timer_start(base, store, &cfg,
+						       lmtp_on_commit, NULL);
 	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(base, SIGINT, on_signal, NULL);
 	event_add(sigterm, NULL);
@@ -349,6 +353,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 
 	expire_timer_destroy(&expiry);
+	prune_timer_destroy(&pruner);
 	pop3_server_destroy(&pop3);
 	lmtp_server_destroy(&lmtp);
 	imap_server_destroy(&imap);

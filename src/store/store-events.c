@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lib/xalloc.h"
+#include "mime/mime.h"
 
 struct event_builder *store_event_new(enum event_type type,
 				      const char *timestamp)
@@ -41,6 +42,16 @@ void store_event_finish(struct store *store, struct event_builder *eb,
 		if (actor->server_port > 0)
 			event_builder_set_int(eb, EVENT_PARAM_SERVER_PORT,
 					      actor->server_port);
+		/* RFC 5423 §5 serverDomain, "the domain name or IP address
+		 * used to access the server or mailbox", with every event
+		 * of a connection (as serverPort): the name clients are
+		 * given (server_name: the host of our IMAP URLs and of the
+		 * TLS certificate).  MessageNew sets the recipient's
+		 * domain itself. */
+		if (actor->server_port > 0 &&
+		    event_builder_type(eb) != EVENT_MESSAGE_NEW)
+			event_builder_set_str(eb, EVENT_PARAM_SERVER_DOMAIN,
+					      store->server_fqdn);
 	}
 	event_builder_set_str(eb, EVENT_PARAM_SERVER_FQDN, store->server_fqdn);
 	event_builder_set_int(eb, EVENT_PARAM_PID, (int64_t)getpid());
@@ -134,4 +145,29 @@ void store_event_add_flags(struct event_builder *eb, uint32_t flags,
 		for (size_t i = 0; i < keywords->count; i++)
 			event_builder_add_flag(eb, keywords->names[i]);
 	}
+}
+
+void store_event_add_body_structure(struct event_builder *eb,
+				    const char *header, const char *data,
+				    size_t len)
+{
+	/* LMTP's trace header goes in front of the message as stored, so
+	 * the structure is that of what FETCH returns. */
+	struct strbuf whole = STRBUF_INIT;
+	if (header != NULL && header[0] != '\0') {
+		strbuf_appends(&whole, header);
+		strbuf_append(&whole, data, len);
+		data = whole.s;
+		len = whole.len;
+	}
+	struct mime_message *msg = mime_parse(data != NULL ? data : "", len);
+	if (msg != NULL) {
+		struct strbuf out = STRBUF_INIT;
+		mime_bodystructure_write(msg, &msg->root, true, &out);
+		event_builder_set_str(eb, EVENT_PARAM_BODY_STRUCTURE,
+				      strbuf_str(&out));
+		strbuf_free(&out);
+		mime_message_free(&msg);
+	}
+	strbuf_free(&whole);
 }

@@ -164,6 +164,23 @@ struct store_backend_ops {
 			      int64_t mailbox_id, int64_t older_than_epoch,
 			      uint32_t **uids_r, size_t *count_r,
 			      struct store_error *err);
+	/* CONDSTORE/QRESYNC (RFC 7162); uids as for message_flags */
+	int (*message_flags_unchanged)(struct store *store,
+				       const struct store_actor *actor,
+				       int64_t mailbox_id,
+				       const uint32_t *uids, size_t count,
+				       enum store_flag_op op, uint32_t flags,
+				       const struct store_keywords *keywords,
+				       uint64_t unchangedsince,
+				       uint32_t **changed_r,
+				       size_t *changed_count_r,
+				       uint32_t **modified_r,
+				       size_t *modified_count_r,
+				       struct store_error *err);
+	int (*message_expunged_since)(struct store *store, int64_t mailbox_id,
+				      uint64_t modseq, uint32_t **uids_r,
+				      size_t *count_r,
+				      struct store_error *err);
 };
 
 struct store {
@@ -188,6 +205,11 @@ struct store {
 };
 
 extern const struct store_backend_ops store_sqlite_ops;
+/* The SQLite database of a store using the SQLite backend (NULL for any
+ * other backend), for store-*.c files that keep their own small tables
+ * (store-urlauth.c).  Opaque here so this header needs no sqlite3.h. */
+struct sqlite3;
+struct sqlite3 *store_sqlite_db(struct store *store);
 
 /* ---- errors (store.c) ---- */
 
@@ -268,6 +290,11 @@ void store_uidset_format(struct strbuf *out, const uint32_t *uids,
 /* flagNames: the system flags in flags, then the keywords. */
 void store_event_add_flags(struct event_builder *eb, uint32_t flags,
 			   const struct store_keywords *keywords);
+/* bodyStructure (RFC 5423 §5): the IMAP BODYSTRUCTURE of the message
+ * header + data (header may be NULL), as FETCH BODYSTRUCTURE writes it. */
+void store_event_add_body_structure(struct event_builder *eb,
+				    const char *header, const char *data,
+				    size_t len);
 
 /* ---- message files (store-files.c) ---- */
 
@@ -289,5 +316,23 @@ int store_files_body_open(struct store *store, int64_t body_id,
 			  struct store_body *body_r, struct store_error *err);
 /* Removes temporary files that no live process is writing. */
 void store_files_sweep_tmp(struct store *store);
+
+/* ---- the SQLite backend's helpers for feature modules (store-acl.c) ----
+ * These modules run their own statements on the backend's connection,
+ * inside store_sqlite_begin/_end, and write their events with
+ * store_sqlite_event_write so change and event share one transaction.
+ * (store_sqlite_db() is declared above.) */
+int store_sqlite_begin(struct store *store, bool write,
+		       struct store_error *err);
+/* Commits when ret is 0, rolls back otherwise; 0 only when committed. */
+int store_sqlite_end(struct store *store, int ret, struct store_error *err);
+/* Logs SQLite's message, sets a user-safe *err; returns -1. */
+int store_sqlite_fail(struct store *store, int rc, const char *what,
+		      struct store_error *err);
+/* Finishes (common parameters from actor) and writes the event; frees it. */
+int store_sqlite_event_write(struct store *store,
+			     const struct store_actor *actor,
+			     struct event_builder **ebp, int64_t user_id,
+			     int64_t mailbox_id, struct store_error *err);
 
 #endif

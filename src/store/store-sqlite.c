@@ -190,6 +190,12 @@ static const char sq_schema_v4[] =
 	"  rights TEXT NOT NULL,"
 	"  PRIMARY KEY(mailbox_id, identifier)) WITHOUT ROWID;"
 	"CREATE INDEX acl_identifier ON acl(identifier);"
+	/* RFC 4314 §4: DELETE removes the ACL, also when the name stays as a
+	 * \Noselect parent (whose row, and id, a later CREATE revives). */
+	"CREATE TRIGGER mailboxes_acl_noselect AFTER UPDATE OF noselect"
+	"  ON mailboxes WHEN NEW.noselect = 1 BEGIN"
+	"  DELETE FROM acl WHERE mailbox_id = NEW.id;"
+	"END;"
 	"CREATE TABLE metadata("
 	"  mailbox_id INTEGER NOT NULL,"
 	"  user_id INTEGER NOT NULL,"
@@ -201,6 +207,12 @@ static const char sq_schema_v4[] =
 	"END;"
 	"CREATE TRIGGER users_metadata AFTER DELETE ON users BEGIN"
 	"  DELETE FROM metadata WHERE user_id = OLD.id;"
+	"END;"
+	/* RFC 5464 §4.1: a deleted mailbox's entries go, also when its name
+	 * stays as a \Noselect parent (a later CREATE revives the row) */
+	"CREATE TRIGGER mailboxes_metadata_noselect AFTER UPDATE OF noselect"
+	"  ON mailboxes WHEN NEW.noselect = 1 BEGIN"
+	"  DELETE FROM metadata WHERE mailbox_id = NEW.id;"
 	"END;"
 	"CREATE TABLE annotations("
 	"  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
@@ -275,7 +287,7 @@ enum sq_stmt_id {
 
 #define SQ_MAILBOX_COLS \
 	"id, user_id, name, special_use, uidvalidity, uidnext, " \
-	"highestmodseq, messages, unseen, recent_uid, noselect"
+	"highestmodseq, messages, unseen, recent_uid, noselect, delivered"
 #define SQ_MESSAGE_COLS \
 	"uid, flags, keywords, modseq, internaldate, tz_offset, size, body_id"
 /* name itself, or anything below it: "a" -> "a/..." sorts in
@@ -708,6 +720,7 @@ static void sq_mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *mb)
 	mb->unseen = (uint32_t)sqlite3_column_int64(st, 8);
 	mb->recent_uid = (uint32_t)sqlite3_column_int64(st, 9);
 	mb->noselect = sqlite3_column_int(st, 10) != 0;
+	mb->delivered = sqlite3_column_int(st, 11) != 0;
 }
 
 /* 1 found, 0 not, -1 error */
@@ -848,6 +861,9 @@ struct sq_message_event {
 	bool with_flags;
 	uint32_t flags;
 	const struct store_keywords *keywords;
+	/* the message itself, for bodyStructure (APPEND); NULL: none */
+	const char *data;
+	size_t data_len;
 };
 
 static int sq_event_messages(struct sq_ctx *c,
@@ -888,6 +904,9 @@ static int sq_event_messages(struct sq_ctx *c,
 		event_builder_set_int(eb, EVENT_PARAM_MESSAGES, mb->messages);
 	if (me->with_flags)
 		store_event_add_flags(eb, me->flags, me->keywords);
+	if (me->data != NULL)
+		store_event_add_body_structure(eb, NULL, me->data,
+					       me->data_len);
 	return sq_event_write(c, &eb, mb->user_id, mb->id, err);
 }
 
@@ -2573,6 +2592,7 @@ static int sq_message_append(struct store *store,
 			.message_size = (int64_t)len,
 			.with_flags = flags != 0 || kw.count > 0,
 			.flags = flags, .keywords = &kw,
+			.data = data, .data_len = len,
 		};
 		ret = sq_event_messages(&c, &me, err);
 	}
@@ -2644,6 +2664,13 @@ static int sq_event_message_new(struct sq_ctx *c,
 		      item->rcpt_to);
 	event_builder_set_str(eb, EVENT_PARAM_ENVELOPE, buf.s);
 	strbuf_free(&buf);
+	store_event_add_body_structure(eb, item->header, item->data,
+				       item->len);
+	/* RFC 5423 §5 serverDomain, "the domain name ... used to access
+	 * the ... mailbox": for a delivery, the recipient's domain. */
+	const char *at = strrchr(item->rcpt_to, '@');
+	if (at != NULL && at[1] != '\0')
+		event_builder_set_str(eb, EVENT_PARAM_SERVER_DOMAIN, at + 1);
 	return sq_event_write(c, &eb, mb->user_id, mb->id, err);
 }
 
@@ -2699,6 +2726,15 @@ static int sq_deliver_one(struct sq_ctx *c, sqlite3_stmt *env_st,
 				  SQLITE_STATIC);
 		sqlite3_bind_text(env_st, 3, item->rcpt_to, -1, SQLITE_STATIC);
 		ret = sq_run(sq, env_st, "recording an envelope", err);
+	}
+	/* NOTIFY's "inboxes" (RFC 5465 §6.3): every mailbox mail is
+	 * delivered to, marked in the delivery's transaction. */
+	if (ret == 0 && !mb.delivered) {
+		char sql[96];
+		sqlite3_snprintf((int)sizeof(sql), sql,
+				 "UPDATE mailboxes SET delivered = 1 WHERE id = %lld",
+				 (long long)item->mailbox_id);
+		ret = sq_exec(sq, sql, "marking a mailbox delivered-to", err);
 	}
 	if (ret == 0 && sq_mailbox_by_id(sq, item->mailbox_id, &after,
 					 err) <= 0)
@@ -3022,6 +3058,101 @@ static int sq_message_flags(struct store *store,
 		*changed_count_r = changed.n;
 	free(changed.v);
 	return ret;
+}
+
+/* RFC 7162 §3.1.3: the modseq test and the change in one write
+ * transaction, so no other writer can slip in between. */
+static int sq_message_flags_unchanged(struct store *store,
+				      const struct store_actor *actor,
+				      int64_t mailbox_id,
+				      const uint32_t *uids, size_t count,
+				      enum store_flag_op op, uint32_t flags,
+				      const struct store_keywords *keywords,
+				      uint64_t unchangedsince,
+				      uint32_t **changed_r,
+				      size_t *changed_count_r,
+				      uint32_t **modified_r,
+				      size_t *modified_count_r,
+				      struct store_error *err)
+{
+	struct sq_ctx c;
+	struct u32vec changed = { 0 }, keep = { 0 }, modified = { 0 };
+	sq_ctx_init(&c, store, actor);
+	if (sq_begin(c.sq, true, err) < 0)
+		return -1;
+	int ret = 0;
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		sqlite3_stmt *st = sq_stmt(c.sq, SQ_MESSAGE_GET, err);
+		if (st == NULL) {
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, uids[i]);
+		int r = sq_row(c.sq, st, "reading a message", err);
+		if (r < 0) {
+			ret = -1;
+			break;
+		}
+		if (r == 0)
+			continue; /* gone: skipped */
+		uint64_t modseq = (uint64_t)sqlite3_column_int64(st, 3);
+		sqlite3_reset(st);
+		if (modseq > unchangedsince)
+			u32vec_push(&modified, uids[i]);
+		else
+			u32vec_push(&keep, uids[i]);
+	}
+	if (ret == 0 && keep.n > 0)
+		ret = sq_message_flags_txn(&c, mailbox_id, keep.v, keep.n, op,
+					   flags, keywords, &changed, err);
+	ret = sq_end(c.sq, ret, err);
+	if (ret == 0 && changed_r != NULL) {
+		*changed_r = changed.v;
+		changed.v = NULL;
+	}
+	if (ret == 0 && changed_count_r != NULL)
+		*changed_count_r = changed.n;
+	if (ret == 0 && modified_r != NULL) {
+		*modified_r = modified.v;
+		modified.v = NULL;
+	}
+	if (ret == 0 && modified_count_r != NULL)
+		*modified_count_r = modified.n;
+	free(changed.v);
+	free(keep.v);
+	free(modified.v);
+	return ret;
+}
+
+static int sq_message_expunged_since(struct store *store, int64_t mailbox_id,
+				     uint64_t modseq, uint32_t **uids_r,
+				     size_t *count_r, struct store_error *err)
+{
+	struct sq *sq = sq_of(store);
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(sq->db, "SELECT uid FROM expunged "
+				    "WHERE mailbox_id = ?1 AND modseq > ?2 "
+				    "ORDER BY uid", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		sq_fail(sq, rc, "preparing a statement", err);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, (int64_t)modseq);
+	struct u32vec uids = { 0 };
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		u32vec_push(&uids, (uint32_t)sqlite3_column_int64(st, 0));
+	if (rc != SQLITE_DONE) {
+		sq_fail(sq, rc, "reading expunged UIDs", err);
+		sqlite3_finalize(st);
+		free(uids.v);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*uids_r = uids.v;
+	*count_r = uids.n;
+	return 0;
 }
 
 /* The one way messages leave a mailbox one by one (expunge, expiry):
@@ -3660,6 +3791,42 @@ static int sq_quota_set(struct store *store, const struct store_actor *actor,
 	return sq_end(c.sq, ret, err);
 }
 
+struct sqlite3 *store_sqlite_db(struct store *store)
+{
+	if (store->ops != &store_sqlite_ops || store->backend == NULL)
+		return NULL;
+	return ((struct sq *)store->backend)->db;
+}
+
+/* ---- for the store's feature modules (store-acl.c) ---- */
+
+int store_sqlite_begin(struct store *store, bool write,
+		       struct store_error *err)
+{
+	return sq_begin(sq_of(store), write, err);
+}
+
+int store_sqlite_end(struct store *store, int ret, struct store_error *err)
+{
+	return sq_end(sq_of(store), ret, err);
+}
+
+int store_sqlite_fail(struct store *store, int rc, const char *what,
+		      struct store_error *err)
+{
+	return sq_fail(sq_of(store), rc, what, err);
+}
+
+int store_sqlite_event_write(struct store *store,
+			     const struct store_actor *actor,
+			     struct event_builder **ebp, int64_t user_id,
+			     int64_t mailbox_id, struct store_error *err)
+{
+	struct sq_ctx c;
+	sq_ctx_init(&c, store, actor);
+	return sq_event_write(&c, ebp, user_id, mailbox_id, err);
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -3696,4 +3863,6 @@ const struct store_backend_ops store_sqlite_ops = {
 	.quota_get = sq_quota_get,
 	.quota_set = sq_quota_set,
 	.message_expire = sq_message_expire,
+	.message_flags_unchanged = sq_message_flags_unchanged,
+	.message_expunged_since = sq_message_expunged_since,
 };

@@ -531,6 +531,61 @@ int store_message_flags(struct store *store, const struct store_actor *actor,
 	return ret;
 }
 
+int store_message_flags_unchanged(struct store *store,
+				  const struct store_actor *actor,
+				  int64_t mailbox_id, const uint32_t *uids,
+				  size_t count, enum store_flag_op op,
+				  uint32_t flags, const char *keywords,
+				  uint64_t unchangedsince,
+				  uint32_t **changed_r, size_t *changed_count_r,
+				  uint32_t **modified_r,
+				  size_t *modified_count_r,
+				  struct store_error *err)
+{
+	store_error_clear(err);
+	if (changed_r != NULL)
+		*changed_r = NULL;
+	if (changed_count_r != NULL)
+		*changed_count_r = 0;
+	if (modified_r != NULL)
+		*modified_r = NULL;
+	if (modified_count_r != NULL)
+		*modified_count_r = 0;
+	if (op != STORE_FLAGS_REPLACE && op != STORE_FLAGS_ADD &&
+	    op != STORE_FLAGS_REMOVE) {
+		store_error_set(err, STORE_ERR_CANNOT, "Invalid flag operation");
+		return -1;
+	}
+	struct store_keywords kw = { 0 };
+	if (store_keywords_parse(&kw, keywords, err) < 0) {
+		store_keywords_free(&kw);
+		return -1;
+	}
+	size_t n = 0;
+	uint32_t *sorted = uids_sorted_copy(uids, uids != NULL ? count : 0,
+					    &n);
+	int ret = 0;
+	if (n > 0)
+		ret = store->ops->message_flags_unchanged(store, actor,
+			mailbox_id, sorted, n, op, flags & STORE_FLAG_ALL, &kw,
+			unchangedsince, changed_r, changed_count_r, modified_r,
+			modified_count_r, err);
+	free(sorted);
+	store_keywords_free(&kw);
+	return ret;
+}
+
+int store_message_expunged_since(struct store *store, int64_t mailbox_id,
+				 uint64_t modseq, uint32_t **uids_r,
+				 size_t *count_r, struct store_error *err)
+{
+	store_error_clear(err);
+	*uids_r = NULL;
+	*count_r = 0;
+	return store->ops->message_expunged_since(store, mailbox_id, modseq,
+						  uids_r, count_r, err);
+}
+
 int store_message_expunge(struct store *store, const struct store_actor *actor,
 			  int64_t mailbox_id, const uint32_t *uids,
 			  size_t count, uint32_t **expunged_r,

@@ -160,6 +160,8 @@ struct store_mailbox {
 	uint32_t unseen;
 	uint32_t recent_uid;      /* highest UID already claimed as \Recent */
 	bool noselect;            /* kept only as the parent of others */
+	bool delivered;           /* mail was delivered here (LMTP): one of
+				   * NOTIFY's "inboxes" */
 };
 
 /* All mailboxes of a user, sorted by name.  *list_r is malloc'd; free() it. */
@@ -267,6 +269,28 @@ int store_message_flags(struct store *store, const struct store_actor *actor,
 			enum store_flag_op op, uint32_t flags,
 			const char *keywords, uint32_t **changed_r,
 			size_t *changed_count_r, struct store_error *err);
+
+/* RFC 7162 §3.1.3 STORE (UNCHANGEDSINCE n): like store_message_flags, but
+ * in the same transaction every message whose modseq is above
+ * unchangedsince is left alone and listed in *modified_r (malloc'd,
+ * ascending; may be NULL).  UIDs that no longer exist are skipped. */
+int store_message_flags_unchanged(struct store *store,
+				  const struct store_actor *actor,
+				  int64_t mailbox_id, const uint32_t *uids,
+				  size_t count, enum store_flag_op op,
+				  uint32_t flags, const char *keywords,
+				  uint64_t unchangedsince,
+				  uint32_t **changed_r, size_t *changed_count_r,
+				  uint32_t **modified_r,
+				  size_t *modified_count_r,
+				  struct store_error *err);
+/* RFC 7162 §3.2.10: the UIDs expunged from the mailbox with a modseq above
+ * modseq, ascending, malloc'd.  The expunged table keeps every expunge
+ * for the life of the mailbox's UIDVALIDITY (nothing prunes it), so this
+ * is exact. */
+int store_message_expunged_since(struct store *store, int64_t mailbox_id,
+				 uint64_t modseq, uint32_t **uids_r,
+				 size_t *count_r, struct store_error *err);
 
 /* Expunges the given UIDs (or, when uids == NULL, every message with
  * \Deleted).  Emits one MessageExpunge with the uidset.  *expunged_r (may be
@@ -470,5 +494,78 @@ int store_message_expire(struct store *store, const struct store_actor *actor,
 			 int64_t mailbox_id, int64_t older_than_epoch,
 			 uint32_t **uids_r, size_t *count_r,
 			 struct store_error *err);
+
+/* ---- access control lists (store-acl.c, RFC 4314) ---- */
+
+/* The standard rights in canonical order (RFC 4314 §2.1). */
+#define STORE_ACL_RIGHTS_ALL "lrswipkxtea"
+#define STORE_ACL_RIGHTS_MAX 11
+#define STORE_ACL_IDENTIFIER_MAX 255
+#define STORE_ACL_ENTRIES_MAX 256        /* per mailbox */
+
+struct store_acl_entry {
+	char identifier[STORE_ACL_IDENTIFIER_MAX + 1];
+	char rights[STORE_ACL_RIGHTS_MAX + 1];   /* canonical order */
+};
+
+/* A user name, "anyone", or either after '-': 1..255 bytes of UTF-8. */
+bool store_acl_identifier_valid(const char *identifier);
+/* Only letters of STORE_ACL_RIGHTS_ALL. */
+bool store_acl_rights_valid(const char *rights);
+/* The mailbox's entries, sorted by identifier; free(*entries_r). */
+int store_acl_get(struct store *store, int64_t mailbox_id,
+		  struct store_acl_entry **entries_r, size_t *count_r,
+		  struct store_error *err);
+/* Sets identifier's rights (any order; NULL or "" removes the entry) and
+ * writes vnd.tidings.AclChange (uri, mailboxID, vnd.tidings.identifier,
+ * vnd.tidings.rights: "" when removed) in the same transaction.
+ * NONEXISTENT for a \Noselect or missing mailbox, LIMIT past
+ * STORE_ACL_ENTRIES_MAX entries. */
+int store_acl_set(struct store *store, const struct store_actor *actor,
+		  int64_t mailbox_id, const char *identifier,
+		  const char *rights, struct store_error *err);
+/* What the entries grant user_name (not the owner's implicit rights):
+ * (user | anyone) minus (-user | -anyone). */
+int store_acl_lookup(struct store *store, int64_t mailbox_id,
+		     const char *user_name,
+		     char rights_r[STORE_ACL_RIGHTS_MAX + 1],
+		     struct store_error *err);
+/* Selectable mailboxes of other users on which user_name has 'l', by
+ * owner name then mailbox name; free(*shares_r). */
+struct store_acl_share {
+	int64_t mailbox_id;
+	int64_t owner_id;
+	char owner[256];
+	char name[STORE_MAILBOX_NAME_MAX + 1];
+	char rights[STORE_ACL_RIGHTS_MAX + 1];
+};
+int store_acl_shared_list(struct store *store, int64_t user_id,
+			  const char *user_name,
+			  struct store_acl_share **shares_r, size_t *count_r,
+			  struct store_error *err);
+/* Gives to_mailbox_id every entry of from_mailbox_id (RFC 4314 §4: a
+ * new mailbox SHOULD inherit its parent's ACL), one AclChange each. */
+int store_acl_copy(struct store *store, const struct store_actor *actor,
+		   int64_t from_mailbox_id, int64_t to_mailbox_id,
+		   struct store_error *err);
+
+
+/* ---- URLAUTH mailbox access keys (RFC 4467 §2.3; store-urlauth.c) ----
+ * One random key per user and mailbox (table urlauth_keys), the secret of
+ * the INTERNAL mechanism.  Deleting the mailbox or the user deletes it. */
+#define STORE_URLAUTH_KEY_LEN 32
+
+/* The user's key for the mailbox into key_r.  When there is none and
+ * create is true, a new random one is made and stored.  1 when key_r was
+ * filled, 0 when there is no key (create false), -1 with err. */
+int store_urlauth_key_get(struct store *store, int64_t user_id,
+			  int64_t mailbox_id, bool create,
+			  unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+			  struct store_error *err);
+/* RESETKEY: mailbox_id > 0 replaces that mailbox's key with a new random
+ * one; 0 removes every key of the user.  Either way every URL authorized
+ * with an old key stops working. */
+int store_urlauth_key_reset(struct store *store, int64_t user_id,
+			    int64_t mailbox_id, struct store_error *err);
 
 #endif

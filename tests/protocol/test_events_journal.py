@@ -259,7 +259,7 @@ def test_filters(server_factory, tmp_path):
 
 
 @pytest.mark.parametrize("body,line,msg", [
-    ("[sink a]\ntype = webhook\nurl = http://x/\n", 2, "not supported yet"),
+    ("[sink a]\ntype = webhook\nurl = http://x/\n", 1, "missing 'secret'"),
     ("[sink a]\ntype = journal\nevents = message bogus\n", 3, "unknown event type or group 'bogus'"),
     ("[sink a]\ntype = journal\nflag_mode = sometimes\n", 3, "flag_mode"),
     ("[sink a]\ntype = journal\nparams = uidset nonsense\n", 3, "unknown RFC 5423 parameter"),

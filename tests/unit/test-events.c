@@ -20,6 +20,8 @@ static void test_type_names(void **state)
 		"MessageRead", "MessageTrash", "FlagsSet", "FlagsClear",
 		"Login", "Logout", "MailboxCreate", "MailboxDelete",
 		"MailboxRename", "MailboxSubscribe", "MailboxUnSubscribe",
+		"vnd.tidings.AclChange", "vnd.tidings.MailboxMetadataChange",
+		"vnd.tidings.ServerMetadataChange",
 	};
 	assert_int_equal(sizeof(names) / sizeof(names[0]), EVENT_TYPE_COUNT);
 	for (int i = 0; i < EVENT_TYPE_COUNT; i++) {

@@ -441,6 +441,8 @@ static void test_migration(void **state)
 		"DROP TABLE acl; DROP TABLE metadata; DROP TABLE annotations;"
 		"DROP TABLE urlauth_keys; DROP TRIGGER users_metadata;"
 		"DROP TRIGGER mailboxes_metadata;"
+		"DROP TRIGGER IF EXISTS mailboxes_metadata_noselect;"
+		"DROP TRIGGER IF EXISTS mailboxes_acl_noselect;"
 		"ALTER TABLE mailboxes DROP COLUMN delivered;"
 		"DROP TRIGGER users_quota; DROP TRIGGER messages_quota_insert;"
 		"DROP TRIGGER messages_quota_delete; DROP TABLE quotas;"

@@ -146,7 +146,7 @@ static void test_config_errors(void **state)
 	expect_error((const char *const[]){ "path", "x", NULL }, "t.conf:10:",
 		     "missing 'type'");
 	expect_error((const char *const[]){ "type", "nats", NULL },
-		     "t.conf:11:", "not supported yet");
+		     "t.conf:10:", "needs 'url'");
 	expect_error((const char *const[]){ "type", "ftp", NULL },
 		     "t.conf:11:", "unknown sink type");
 	expect_error((const char *const[]){ "type", "journal", "events",

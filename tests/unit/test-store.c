@@ -1438,8 +1438,8 @@ static void test_login_logout(void **state)
 	json_t *v;
 	const char *expect[] = {
 		"event", "timestamp", "uri", "service", "user", "admin",
-		"clientIP", "clientPort", "serverPort", "serverFQDN", "pid",
-		"process",
+		"clientIP", "clientPort", "serverPort", "serverDomain",
+		"serverFQDN", "pid", "process",
 	};
 	size_t i = 0;
 	json_object_foreach(ev, key, v) {
