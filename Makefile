@@ -40,7 +40,8 @@ fuzz-smoke: deps
 bench: build
 	@./bench/install-dovecot
 	@export TIDINGS_BUILD=$(BUILD); /usr/bin/python3 bench/lmtp; a=$$?; \
-		/usr/bin/python3 bench/imap; b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
+		/usr/bin/python3 bench/imap; b=$$?; /usr/bin/python3 bench/notify; c=$$?; \
+		[ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$c -eq 0 ]
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

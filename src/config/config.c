@@ -128,6 +128,11 @@ static const struct config_key config_keys[] = {
 	NUMBER(outbox_prune_interval, 1, 24 * 3600, NULL),
 	/* NOTIFY (docs/notify.md) */
 	NUMBER(notify_max_mailboxes, 1, 1000000, NULL),
+	/* ANNOTATE (RFC 5257 §4.1: at least 1024 octets and 10 entries) */
+	SIZE(annotate_max_size, 1024, 1024ull * 1024,
+	     "RFC 5257 section 4.1 requires at least 1024"),
+	NUMBER(annotate_max_entries, 10, 10000,
+	       "RFC 5257 section 4.1 requires at least 10"),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -835,6 +840,8 @@ void config_init_defaults(struct config *cfg)
 	cfg->metadata_max_size = 64 * 1024;
 	cfg->metadata_max_entries = 1000;
 	cfg->notify_max_mailboxes = 1000;
+	cfg->annotate_max_size = 64 * 1024;
+	cfg->annotate_max_entries = 100;
 	cfg->path = NULL;
 	cfg->sinks = NULL;
 	cfg->sink_count = 0;

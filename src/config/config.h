@@ -105,6 +105,11 @@ struct config {
 	 * (1000); more get NO [NOTIFICATIONOVERFLOW] */
 	unsigned int notify_max_mailboxes;
 
+	/* ANNOTATE (RFC 5257, docs/metadata.md): largest annotation value in
+	 * bytes (64K), most annotation values per message (100) */
+	uint64_t annotate_max_size;
+	unsigned int annotate_max_entries;
+
 	char *path;                /* the file it was read from, or NULL */
 
 	/* [sink NAME] sections, raw (see struct config_sink) */

@@ -36,6 +36,7 @@ static const char *const event_type_names[EVENT_TYPE_COUNT] = {
 	[EVENT_ACL_CHANGE] = "vnd.tidings.AclChange",
 	[EVENT_MAILBOX_METADATA_CHANGE] = "vnd.tidings.MailboxMetadataChange",
 	[EVENT_SERVER_METADATA_CHANGE] = "vnd.tidings.ServerMetadataChange",
+	[EVENT_ANNOTATION_CHANGE] = "vnd.tidings.AnnotationChange",
 };
 
 /* RFC 5423 §5, in the order of enum event_param. */

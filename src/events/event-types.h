@@ -34,6 +34,9 @@ enum event_type {
 	 * for NOTIFY's MailboxMetadataChange / ServerMetadataChange */
 	EVENT_MAILBOX_METADATA_CHANGE,
 	EVENT_SERVER_METADATA_CHANGE,
+	/* STORE / APPEND ANNOTATION (RFC 5257) on one message: for NOTIFY's
+	 * AnnotationChange (RFC 5465 §5.4) */
+	EVENT_ANNOTATION_CHANGE,
 	EVENT_TYPE_COUNT
 };
 

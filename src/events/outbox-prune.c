@@ -7,6 +7,7 @@
 
 #include "events/sink.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/xalloc.h"
 #include "store/store-outbox.h"
 
@@ -112,6 +113,47 @@ long outbox_prune_run(struct store *store, const struct config *cfg,
 	}
 	*more_r = true;
 	return total;
+}
+
+void outbox_status_log(struct store *store, const struct config *cfg)
+{
+	struct store_error err;
+	memset(&err, 0, sizeof(err));
+	int64_t count, min_seq, max_seq, last_seq;
+	if (store_outbox_stats(store, &count, &min_seq, &max_seq, &err) < 0 ||
+	    store_outbox_last_seq(store, &last_seq, &err) < 0) {
+		log_error("outbox: reading its size: %s", err.msg);
+		return;
+	}
+	struct strbuf line = STRBUF_INIT;
+	bool behind = false;
+	for (size_t i = 0; i < cfg->sink_count; i++) {
+		int64_t cursor;
+		if (store_sink_cursor_get(store, cfg->sinks[i].name, &cursor,
+					  &err) < 0) {
+			log_error("outbox: reading the cursor of sink %s: %s",
+				  cfg->sinks[i].name, err.msg);
+			strbuf_free(&line);
+			return;
+		}
+		int64_t lag = last_seq > cursor ? last_seq - cursor : 0;
+		if (lag > 0)
+			behind = true;
+		strbuf_printf(&line, "%ssink %s lag %" PRId64,
+			      i == 0 ? "; " : ", ", cfg->sinks[i].name, lag);
+	}
+	/* What `tidings events status` shows, once per prune interval: at
+	 * info while some sink is behind (an operator looking at the log
+	 * for a sink that is down sees it grow), else at debug. */
+	if (behind)
+		log_info("outbox: %" PRId64 " events, first %" PRId64
+			 ", last %" PRId64 "%s", count, min_seq, last_seq,
+			 strbuf_str(&line));
+	else
+		log_debug("outbox: %" PRId64 " events, first %" PRId64
+			  ", last %" PRId64 "%s", count, min_seq, last_seq,
+			  strbuf_str(&line));
+	strbuf_free(&line);
 }
 
 void outbox_prune_free(struct outbox_prune *state)

@@ -39,4 +39,8 @@ long outbox_prune_run(struct store *store, const struct config *cfg,
 		      struct outbox_prune *state, bool *more_r);
 void outbox_prune_free(struct outbox_prune *state);
 
+/* Logs the outbox's size and each configured sink's lag (events behind
+ * the last seq): at info when a sink is behind, else at debug. */
+void outbox_status_log(struct store *store, const struct config *cfg);
+
 #endif

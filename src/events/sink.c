@@ -22,10 +22,14 @@
 /* A journal that is behind reads on, SINK_BATCH rows at a time, up to
  * these: its cost per batch is two fsyncs (the file and the cursor's
  * commit), so bigger batches are what lets it catch up at well over
- * 100,000 events/s (bench/events).  Other types keep SINK_BATCH: their
- * far ends take batches of that size (webhook POSTs, NATS pending acks). */
+ * 100,000 events/s (bench/events).  A nats sink that is behind reads on
+ * too, less far: each batch ends in a wait for the last JetStream ack, a
+ * stall that bigger batches make rarer (sink-nats.c sizes its pending
+ * window for SINK_NATS_BATCH_ROWS).  The webhook keeps SINK_BATCH: its
+ * POSTs are at most 1000 events anyway. */
 #define SINK_JOURNAL_BATCH_ROWS 32000
 #define SINK_JOURNAL_BATCH_BYTES (16u * 1024 * 1024)
+#define SINK_NATS_BATCH_ROWS 8000
 /* Idle poll of data_version; a notify wakes the sinks sooner. */
 #define SINK_POLL_MS 20
 #define SINK_BACKOFF_MIN_MS 100
@@ -946,9 +950,13 @@ static void *sink_runner_main(void *arg)
 			sink_wait(m, backoff, NULL);
 			continue;
 		}
-		while (r->cfg.type == SINK_TYPE_JOURNAL && r->batch_rows > 0 &&
+		size_t read_on = r->cfg.type == SINK_TYPE_JOURNAL ?
+				 SINK_JOURNAL_BATCH_ROWS :
+				 r->cfg.type == SINK_TYPE_NATS ?
+				 SINK_NATS_BATCH_ROWS : SINK_BATCH;
+		while (r->batch_rows > 0 &&
 		       r->batch_rows % SINK_BATCH == 0 &&
-		       r->batch_rows < SINK_JOURNAL_BATCH_ROWS &&
+		       r->batch_rows < read_on &&
 		       r->batch.len < SINK_JOURNAL_BATCH_BYTES) {
 			size_t before = r->batch_rows;
 			/* an error here only ends the batch early: the next

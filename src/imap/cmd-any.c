@@ -83,7 +83,8 @@ bool imap_session_plaintext_ok(const struct imap_session *s)
 
 void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 {
-	strbuf_appends(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE");
+	/* RFC 9051 Appendix A: both, before login too */
+	strbuf_appends(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE");
 	if (s->state == IMAP_STATE_NOT_AUTHENTICATED) {
 		if (s->conn != NULL && !net_conn_is_tls(s->conn) && s->server->tls != NULL)
 			strbuf_appends(out, " STARTTLS");
@@ -111,11 +112,13 @@ void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 	/* METADATA (RFC 5464) */
 	strbuf_appends(out, " METADATA METADATA-SERVER");
 	/* ANNOTATE-EXPERIMENT-1 (RFC 5257) */
+	strbuf_appends(out, " ANNOTATE-EXPERIMENT-1");
 	/* NOTIFY (RFC 5465, draft -07) */
 	strbuf_appends(out, " NOTIFY X-DRAFT-I07-NOTIFY");
 	/* URLAUTH (RFC 4467) */
 	strbuf_appends(out, " URLAUTH");
 	/* IMAP4rev2, BINARY, UTF8=ACCEPT, WITHIN (RFC 9051, 3516, 6855, 5032) */
+	strbuf_appends(out, " BINARY UTF8=ACCEPT WITHIN SEARCHRES");
 	strbuf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)limit);
 }
 
@@ -243,5 +246,8 @@ void imap_enable_apply(struct imap_session *s, unsigned int bit)
 	 * unless asked for); both are CONDSTORE enabling commands (§3.1). */
 	if (bit == IMAP_ENABLE_CONDSTORE || bit == IMAP_ENABLE_QRESYNC)
 		imap_condstore_enable(s);
+	/* RFC 9051 Appendix A, RFC 6855 §3 */
+	if (bit == IMAP_ENABLE_IMAP4REV2 || bit == IMAP_ENABLE_UTF8_ACCEPT)
+		imap_rev2_enable(s, bit);
 	s->enabled |= bit;
 }

@@ -4,12 +4,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "imap/imap-annotate.h"
 #include "imap/imap-private.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 
 void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 {
 	struct strbuf name = STRBUF_INIT, keywords = STRBUF_INIT;
+	struct imap_annotate_store ann = { 0 };  /* RFC 5257 §4.7 */
 	struct store_error err;
 	uint32_t flags = 0;
 	int64_t internaldate = (int64_t)time(NULL);
@@ -50,13 +53,16 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 		}
 		i++;
 	}
-	if (i + 1 != cmd->arg_count || cmd->args[i].type != IMAP_ARG_LITERAL) {
-		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG",
-				    i + 1 < cmd->arg_count ? "MULTIAPPEND is not supported" :
-				    "APPEND needs the message as a literal");
+	/* RFC 5257 §4.7: append-ext ANNOTATION (...) (cmd-annotate.c) */
+	if (imap_annotate_append_parse(s, cmd->tag, cmd->args, cmd->arg_count, &i, &ann) < 0)
+		goto out;
+	/* a literal, literal8 (RFC 3516 §4.4) or UTF8 (~{n}) (RFC 6855 §4) */
+	const struct imap_arg *msg;
+	const char *msg_error;
+	if (imap_append_message_arg(s, cmd->args, cmd->arg_count, i, &msg, &msg_error) < 0) {
+		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", msg_error);
 		goto out;
 	}
-	const struct imap_arg *msg = &cmd->args[i];
 	if (msg->len == 0) {
 		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Cannot append an empty message");
 		goto out;
@@ -84,6 +90,8 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 	flags = imap_acl_flags_allowed(rights, flags, &keywords_ok);
 	if (!keywords_ok)
 		strbuf_reset(&keywords);
+	if (imap_annotate_append_check(s, cmd->tag, &ann, rights) < 0)
+		goto out;
 	uint32_t uid = 0, uidvalidity = 0;
 	int rc = store_message_append(s->server->store, &s->actor, mb.id, msg->str, msg->len,
 				      flags, keywords.len ? keywords.s : NULL,
@@ -93,10 +101,17 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_store_error(s, cmd->tag, &err);
 		goto out;
 	}
+	if (imap_annotate_append_apply(s, mb.id, uid, &ann, &err) < 0) {
+		log_error("imap: %s: message %u appended without its annotations: %s",
+			  s->user.name, uid, err.msg);
+		imap_session_store_error(s, cmd->tag, &err);
+		goto out;
+	}
 	char code[64];
 	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
 	imap_session_ok(s, cmd->tag, code, "Append completed.");
 out:
 	strbuf_free(&name);
 	strbuf_free(&keywords);
+	imap_annotate_store_free(&ann);
 }

@@ -116,7 +116,8 @@ static bool list_status_item_known(const struct imap_arg *a)
 	for (size_t k = 0; k < sizeof(list_status_items) / sizeof(list_status_items[0]); k++)
 		if (imap_arg_is_atom(a, list_status_items[k]))
 			return true;
-	return imap_quota_status_item(a);
+	/* STATUS SIZE (RFC 9051 §6.3.11, RFC 8438) */
+	return imap_quota_status_item(a) || imap_status_size_item(a);
 }
 
 /* Selection options (RFC 5258 §3.1, RFC 6154 §3).  NULL, or the error. */
@@ -515,6 +516,8 @@ static void list_status_write(struct imap_session *s, struct strbuf *o,
 				      (unsigned long long)mb->highestmodseq);
 		else if (imap_quota_status_item(a))
 			imap_quota_status_write(s, o, mb, a);
+		else if (imap_status_size_item(a))
+			imap_status_size_write(s, o, mb);
 		else
 			strbuf_printf(o, "UNSEEN %u", mb->unseen);
 	}
@@ -541,6 +544,15 @@ static void list_answer(struct imap_session *s, const struct list_request *r,
 		attrs |= c->has_children ? IMAP_LIST_HAS_CHILDREN : IMAP_LIST_HAS_NO_CHILDREN;
 		if (r->ret_subscribed && c->subscribed)
 			attrs |= IMAP_LIST_SUBSCRIBED;
+		bool status = r->ret_status != NULL && c->exists && !c->noselect &&
+			      c->mb != NULL;
+		/* RFC 5819 §2: a shared mailbox seen with 'l' but not 'r'
+		 * gets no STATUS, and its LIST line says \Noselect */
+		if (status && c->mb->user_id != s->user.id &&
+		    (imap_acl_rights(s, c->mb->id, c->mb->user_id) & IMAP_ACL_READ) == 0) {
+			status = false;
+			attrs |= IMAP_LIST_NOSELECT;
+		}
 		imap_list_write(o, c->name, attrs, c->exists ? c->special_use : NULL, NULL);
 		if (c->childinfo && r->extended) {
 			/* RFC 5258 §3.5: the criteria that caused it */
@@ -555,7 +567,7 @@ static void list_answer(struct imap_session *s, const struct list_request *r,
 				strbuf_printf(o, "%s\"SPECIAL-USE\"", sep);
 			strbuf_appends(o, "))\r\n");
 		}
-		if (r->ret_status != NULL && c->exists && !c->noselect && c->mb != NULL)
+		if (status)
 			list_status_write(s, o, c->mb, r->ret_status);
 	}
 }

@@ -15,8 +15,14 @@
 int imap_mailbox_from_client(const char *name, struct strbuf *out)
 {
 	strbuf_reset(out);
-	if (mutf7_to_utf8(name, out) < 0)
+	/* RFC 6855 §3: UTF-8 names after ENABLE UTF8=ACCEPT / IMAP4rev2 */
+	if (imap_mailbox_names_utf8()) {
+		if (imap_mailbox_name_utf8_check(name) < 0)
+			return -1;
+		strbuf_appends(out, name);
+	} else if (mutf7_to_utf8(name, out) < 0) {
 		return -1;
+	}
 	strbuf_grow(out, 0);    /* out->s is a string even when empty */
 	/* "INBOX" in any case is INBOX (RFC 3501 §5.1). */
 	if (strncasecmp(out->s, "INBOX", 5) == 0 &&
@@ -28,7 +34,9 @@ int imap_mailbox_from_client(const char *name, struct strbuf *out)
 void imap_mailbox_write(struct strbuf *out, const char *name)
 {
 	struct strbuf m = STRBUF_INIT;
-	if (utf8_to_mutf7(name, &m) < 0)
+	if (imap_mailbox_names_utf8())
+		strbuf_appends(&m, name);
+	else if (utf8_to_mutf7(name, &m) < 0)
 		strbuf_appends(&m, name);
 	imap_write_astring(out, strbuf_str(&m));
 	strbuf_free(&m);
@@ -124,7 +132,10 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 	else
 		write_flag_list(o, kw, kwn, true);
 	strbuf_appends(o, "] Flags permitted.\r\n");
-	strbuf_printf(o, "* %zu EXISTS\r\n* %zu RECENT\r\n", v->count, v->recent_count);
+	strbuf_printf(o, "* %zu EXISTS\r\n", v->count);
+	/* RFC 9051 App. E item 12: no RECENT for IMAP4rev2 */
+	if (!v->no_recent)
+		strbuf_printf(o, "* %zu RECENT\r\n", v->recent_count);
 	store_strings_free(kw, kwn);
 
 	if (mb.unseen > 0) {
@@ -145,6 +156,12 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 	}
 	strbuf_printf(o, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
 		      mb.uidvalidity, mb.uidnext);
+	/* RFC 5257 §4.1 (cmd-annotate.c) */
+	imap_annotate_select_write(s, o, readonly);
+	/* RFC 9051 §6.3.2 (App. E item 10): a rev2 SELECT/EXAMINE also
+	 * answers LIST for the mailbox, with its canonical name. */
+	if (imap_rev2_enabled(s))
+		imap_list_write(o, mb.name, 0, mb.special_use, NULL);
 	imap_session_send(s, o->s, o->len);
 	imap_select_params_respond(s, &mb, &params);
 	imap_session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE",
@@ -304,6 +321,7 @@ void cmd_status(struct imap_session *s, struct imap_parsed_command *cmd)
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			ok |= imap_arg_is_atom(&items->list[i], known[k]);
 		ok |= imap_quota_status_item(&items->list[i]); /* RFC 9208 */
+		ok |= imap_status_size_item(&items->list[i]); /* RFC 8438 */
 		if (!ok) {
 			imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "Unknown status item");
 			goto out;
@@ -352,6 +370,8 @@ void cmd_status(struct imap_session *s, struct imap_parsed_command *cmd)
 			strbuf_printf(o, "UIDVALIDITY %u", mb.uidvalidity);
 		else if (imap_quota_status_item(a))
 			imap_quota_status_write(s, o, &mb, a);
+		else if (imap_status_size_item(a))
+			imap_status_size_write(s, o, &mb);
 		else if (imap_arg_is_atom(a, "HIGHESTMODSEQ"))
 			strbuf_printf(o, "HIGHESTMODSEQ %llu",
 				      (unsigned long long)mb.highestmodseq);

@@ -171,15 +171,18 @@ static void do_expunge(struct imap_session *s, const char *tag,
 			return;
 		}
 	}
+	size_t expunged = 0;
 	int rc = store_message_expunge(s->server->store, &s->actor, s->view->mailbox_id,
-				       uid ? uids : NULL, n, NULL, NULL, &err);
+				       uid ? uids : NULL, n, NULL, &expunged, &err);
 	free(uids);
 	imap_server_changed(s->server);
 	if (rc < 0) {
 		imap_session_store_error(s, tag, &err);
 		return;
 	}
-	imap_session_ok(s, tag, NULL, "Expunge completed.");
+	char code[64];
+	imap_session_ok(s, tag, expunged > 0 ? imap_qresync_expunge_code(s, code, sizeof(code))
+				       : NULL, "Expunge completed.");
 }
 
 void cmd_expunge(struct imap_session *s, struct imap_parsed_command *cmd)
@@ -214,7 +217,12 @@ static void do_search(struct imap_session *s, const char *tag,
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", "SEARCH needs search keys");
 		return;
 	}
-	if (imap_search_parse(args, count, &limits, &search, &error, &badcharset) < 0) {
+	/* RFC 9051 §6.4.4: a rev2 SEARCH answers ESEARCH (ALL by default) */
+	if (esearch == 0 && imap_rev2_enabled(s))
+		esearch = IMAP_ESEARCH_ALL;
+	struct imap_search_limits session_limits;
+	imap_search_limits_for(s, &limits, &session_limits);
+	if (imap_search_parse(args, count, &session_limits, &search, &error, &badcharset) < 0) {
 		if (badcharset)
 			imap_session_tagged(s, tag, "NO", "BADCHARSET (UTF-8 US-ASCII)",
 					    "Unsupported charset");
@@ -228,17 +236,24 @@ static void do_search(struct imap_session *s, const char *tag,
 	    store_message_range(s->server->store, v->mailbox_id, v->uids[0],
 				v->uids[v->count - 1], &list, &err) < 0) {
 		imap_search_free(&search);
+		/* RFC 5182 §2.1: a SAVE search answered NO empties "$" */
+		imap_searchres_save(s, esearch, uid, NULL, 0);
 		imap_session_store_error(s, tag, &err);
 		return;
 	}
 	struct imap_search_context ctx = {
 		.max_seq = (uint32_t)v->count,
 		.max_uid = v->count ? v->uids[v->count - 1] : 0,
+		.saved_uids = v->saved,
+		.saved_count = v->saved_count,
 	};
 	bool needs_body = imap_search_needs_body(search);
+	bool header_only = needs_body && imap_search_needs_header_only(search);
+	struct strbuf header = STRBUF_INIT;
 	/* RFC 7162 §3.1.5: a MODSEQ key enables CONDSTORE and the result
 	 * carries the highest mod-sequence of the messages found. */
 	bool uses_modseq = imap_search_uses_modseq(search);
+	bool uses_annotations = imap_search_uses_annotations(search);
 	uint64_t found_modseq = 0;
 	if (uses_modseq)
 		imap_condstore_enable(s);
@@ -254,11 +269,19 @@ static void do_search(struct imap_session *s, const char *tag,
 			continue;
 		struct imap_search_message sm;
 		imap_view_search_message(v, m, seq, &sm);
+		/* RFC 5257 §4.8 (cmd-annotate.c) */
+		struct imap_annotate_loaded *ann = uses_annotations ?
+			imap_annotate_search_load(s, m->uid, &sm) : NULL;
 		struct store_body body = { 0 };
 		bool opened = false;
 		/* Cheap keys first: most messages never need their text read. */
 		int quick = needs_body ? imap_search_match_without_text(search, &ctx, &sm) : -1;
-		if (quick < 0 && needs_body &&
+		/* header keys only: the (cached) header, not the whole body */
+		if (quick < 0 && header_only &&
+		    store_body_header(s->server->store, m->body_id, &header, &err) == 0) {
+			sm.data = strbuf_str(&header);
+			sm.len = header.len;
+		} else if (quick < 0 && needs_body &&
 		    store_body_open(s->server->store, m->body_id, &body, &err) == 0) {
 			sm.data = body.data;
 			sm.len = body.len;
@@ -279,16 +302,22 @@ static void do_search(struct imap_session *s, const char *tag,
 		}
 		if (opened)
 			store_body_close(&body);
+		imap_annotate_loaded_free(&ann);
 	}
+	strbuf_free(&header);
 	if (uses_modseq && found_modseq > 0)
 		strbuf_printf(o, " (MODSEQ %llu)", (unsigned long long)found_modseq);
 	strbuf_appends(o, "\r\n");
 	if (esearch != 0) {
 		strbuf_reset(o);
-		imap_esearch_write(o, tag, uid, esearch, found, found_count);
+		/* RFC 5182 §2.1: RETURN (SAVE) alone answers no ESEARCH */
+		if ((esearch & ~(unsigned int)IMAP_ESEARCH_SAVE) != 0) {
+			imap_esearch_write(o, tag, uid, esearch, found, found_count);
+			if (uses_modseq && found_modseq > 0)
+				imap_esearch_modseq_append(o, found_modseq);
+		}
+		imap_searchres_save(s, esearch, uid, found, found_count);
 		free(found);
-		if (uses_modseq && found_modseq > 0)
-			imap_esearch_modseq_append(o, found_modseq);
 	}
 	store_message_list_free(&list);
 	imap_search_free(&search);
@@ -343,9 +372,17 @@ static void fetch_one(struct imap_session *s, struct imap_fetch_job *job,
 			fm.mime = mime;
 		}
 	}
+	/* RFC 5257 §4.4 (cmd-annotate.c) */
+	struct strbuf ann = STRBUF_INIT;
+	imap_annotate_fetch_fill(s, &job->req, m->uid, &ann, &fm);
 	strbuf_reset(&s->out);
-	imap_fetch_write(&job->req, &fm, &s->out);
-	imap_session_send(s, s->out.s, s->out.len);
+	/* RFC 3516 §4.3: a BINARY item that cannot be decoded fails the
+	 * command (NO [UNKNOWN-CTE]); that message's response is left out. */
+	if (imap_fetch_write_checked(&job->req, &fm, &s->out) < 0)
+		job->unknown_cte = true;
+	else
+		imap_session_send(s, s->out.s, s->out.len);
+	strbuf_free(&ann);
 	mime_message_free(&mime);
 	if (opened)
 		store_body_close(&body);
@@ -398,6 +435,7 @@ void imap_fetch_job_continue(struct imap_session *s)
 	}
 	char *tag = xstrdup(job->tag);
 	bool vanished = job->vanished > 0;
+	bool unknown_cte = job->unknown_cte;
 	const char *saved_name = s->cmd_name;
 	bool saved_uid = s->cmd_uid;
 	s->cmd_name = "FETCH";
@@ -406,7 +444,10 @@ void imap_fetch_job_continue(struct imap_session *s)
 	imap_session_flush_updates(s);
 	s->cmd_name = saved_name;
 	s->cmd_uid = saved_uid;
-	if (vanished)
+	if (unknown_cte)
+		imap_session_tagged(s, tag, "NO", "UNKNOWN-CTE",
+				    "Cannot decode the content-transfer-encoding of a section");
+	else if (vanished)
 		imap_session_tagged(s, tag, "NO", "EXPUNGEISSUED",
 				    "Some of the requested messages no longer exist");
 	else
@@ -414,6 +455,9 @@ void imap_fetch_job_continue(struct imap_session *s)
 	free(tag);
 	if (s->mode == IMAP_INPUT_PAUSED) {
 		s->mode = IMAP_INPUT_COMMAND;
+		/* NOTIFY SELECTED: what the FETCH held back goes out now */
+		if (s->notify != NULL)
+			imap_notify_command_done(s);
 		imap_session_resume(s);
 	}
 }
@@ -430,7 +474,16 @@ static void do_fetch(struct imap_session *s, const char *tag,
 		return;
 	}
 	struct imap_fetch_job *job = xcalloc(1, sizeof(*job));
-	if (imap_fetch_parse(&args[1], uid, &job->req, &error) < 0) {
+	/* RFC 5257 §4.3: "FETCH set ANNOTATION (entries attribs)" is one
+	 * fetch-att in two arguments: parse it as a list of both */
+	struct imap_arg ann_pair = { .type = IMAP_ARG_LIST,
+				     .list = (struct imap_arg *)&args[1],
+				     .count = 2 };
+	bool ann_single = count == 3 && imap_arg_is_atom(&args[1], "ANNOTATION");
+	if (ann_single)
+		count = 2;
+	if (imap_fetch_parse(ann_single ? &ann_pair : &args[1], uid, &job->req,
+			     &error) < 0) {
 		free(job);
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
 		return;
@@ -531,6 +584,12 @@ static void store_run(struct imap_session *s, const char *tag,
 	} else if (*p == '-') {
 		op = STORE_FLAGS_REMOVE;
 		p++;
+	}
+	/* RFC 5257 §4.5 (cmd-annotate.c) */
+	if (p == item && strcasecmp(p, "ANNOTATION") == 0) {
+		imap_annotate_store_run(s, tag, args, count, uid, conditional,
+					unchangedsince);
+		return;
 	}
 	bool silent;
 	if (strcasecmp(p, "FLAGS") == 0)
@@ -742,7 +801,9 @@ static void do_copy(struct imap_session *s, const char *tag,
 		 * EXPUNGE responses. */
 		if (code.len > 0)
 			imap_session_sendf(s, "* OK [%s] Moved UIDs.\r\n", code.s);
-		imap_session_ok(s, tag, NULL, "Move completed.");
+		char hms[64];
+		imap_session_ok(s, tag, copied > 0 ? imap_qresync_expunge_code(s, hms, sizeof(hms))
+					   : NULL, "Move completed.");
 	} else {
 		imap_session_ok(s, tag, code.len ? code.s : NULL, "Copy completed.");
 	}

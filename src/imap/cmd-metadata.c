@@ -5,8 +5,9 @@
  *
  * Who may do what (RFC 5464 §3.3): anyone reads the server's /shared
  * entries and its own /private ones; /shared server entries are written
- * by admins only; mailbox entries are read and written by whoever may
- * (imap_metadata_may_write, which the ACL area refines).  Unsolicited
+ * by admins only; a mailbox's entries are read and written by its owner
+ * and by users with 'l' and one of "rswip" on it (RFC 4314, "Other
+ * Users/"), who need 'w' as well to change its /shared entries.  Unsolicited
  * METADATA responses (§4.4.2, after ENABLE METADATA) are not sent: NOTIFY
  * reports changes through the vnd.tidings.*MetadataChange events. */
 #include <inttypes.h>
@@ -31,8 +32,8 @@ bool imap_metadata_may_write(const struct imap_session *s,
 	 * restrict the creation of ... server annotations"). */
 	if (mb == NULL)
 		return !shared || imap_session_is_admin(s);
-	/* Mailbox entries: the owner.  ACL (RFC 4314) refines this: 'l'
-	 * and one of "rswip" (§3.3), and 'w' for /shared. */
+	/* Mailbox entries: the owner.  SETMETADATA itself checks the ACL
+	 * rights of other users (metadata_mailbox_arg, cmd_setmetadata). */
 	return mb->user_id == s->user.id;
 }
 
@@ -55,10 +56,14 @@ static char *metadata_entry_arg(const struct imap_arg *arg, bool for_set)
 	return entry;
 }
 
-/* The mailbox argument: "" -> *server_r; else the user's mailbox.  0, or
- * -1 after answering. */
+/* The mailbox argument: "" -> *server_r; else a mailbox the user may see,
+ * one's own or (RFC 4314) another user's under "Other Users/".  *mb gets
+ * the owner's name for it (what the store knows), *client_name the name
+ * the client used in its canonical form, *rights the user's rights.  0,
+ * or -1 after answering. */
 static int metadata_mailbox_arg(struct imap_session *s, const char *tag,
 				const struct imap_arg *arg, struct store_mailbox *mb,
+				struct strbuf *client_name, uint32_t *rights,
 				bool *server_r)
 {
 	const char *raw;
@@ -68,18 +73,37 @@ static int metadata_mailbox_arg(struct imap_session *s, const char *tag,
 		return -1;
 	}
 	*server_r = raw[0] == '\0';
+	*rights = IMAP_ACL_ALL;
 	if (*server_r)
 		return 0;
 	struct strbuf name = STRBUF_INIT;
 	struct store_error err;
-	int ret = 0;
+	struct imap_mailbox_ref ref;
+	int ret = -1;
 	if (imap_mailbox_from_client(raw, &name) < 0) {
 		imap_session_tagged(s, tag, "NO", "CANNOT", "Mailbox name is not valid modified UTF-7");
-		ret = -1;
-	} else if (store_mailbox_get(s->server->store, s->user.id, name.s, mb, &err) < 0) {
-		imap_session_store_error(s, tag, &err);
-		ret = -1;
+		goto out;
 	}
+	if (imap_mailbox_resolve(s, name.s, &ref, &err) < 0) {
+		imap_session_store_error(s, tag, &err);
+		goto out;
+	}
+	if (imap_mailbox_check(s, tag, &ref, IMAP_ACL_LOOKUP) < 0)
+		goto out;
+	/* RFC 5464 §3.3: with ACL, 'l' and one of "rswip" to read or set
+	 * any of a mailbox's entries */
+	if ((ref.rights & (IMAP_ACL_READ | IMAP_ACL_SEEN | IMAP_ACL_WRITE |
+			   IMAP_ACL_INSERT | IMAP_ACL_POST)) == 0) {
+		imap_session_tagged(s, tag, "NO", "NOPERM", "Permission denied");
+		goto out;
+	}
+	*mb = ref.mb;
+	snprintf(mb->name, sizeof(mb->name), "%s", ref.name);
+	strbuf_reset(client_name);
+	strbuf_appends(client_name, ref.mb.name);
+	*rights = ref.rights;
+	ret = 0;
+out:
 	strbuf_free(&name);
 	return ret;
 }
@@ -143,6 +167,7 @@ void cmd_getmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 	char **entries = NULL;
 	size_t nentries = 0;
 	struct store_metadata_list list = { 0 };
+	struct strbuf mbox_name = STRBUF_INIT;
 
 	/* §5 puts the options before the mailbox; the examples of §4.2.1
 	 * put them after it.  Both are taken. */
@@ -184,7 +209,9 @@ void cmd_getmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 	}
 	struct store_mailbox mb;
 	bool server;
-	if (metadata_mailbox_arg(s, cmd->tag, mbox_arg, &mb, &server) < 0)
+	uint32_t rights;
+	if (metadata_mailbox_arg(s, cmd->tag, mbox_arg, &mb, &mbox_name, &rights,
+				 &server) < 0)
 		goto out;
 	struct store_error err;
 	if (store_metadata_get(s->server->store, s->user.id, server ? 0 : mb.id,
@@ -198,7 +225,7 @@ void cmd_getmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 	if (server)
 		strbuf_appends(o, "\"\"");
 	else
-		imap_mailbox_write(o, mb.name);
+		imap_mailbox_write(o, mbox_name.s);
 	strbuf_appends(o, " (");
 	uint64_t longest = 0;
 	bool any = false;
@@ -246,6 +273,7 @@ void cmd_getmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_ok(s, cmd->tag, NULL, "Getmetadata completed.");
 	}
 out:
+	strbuf_free(&mbox_name);
 	store_metadata_list_free(&list);
 	if (entries != NULL) {
 		for (size_t i = 0; i < nentries; i++)
@@ -260,6 +288,7 @@ void cmd_setmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 	struct store_metadata_item *items = NULL;
 	size_t nitems = 0;
 	const char *error = NULL;
+	struct strbuf mbox_name = STRBUF_INIT;
 	if (cmd->arg_count != 2 || cmd->args[1].type != IMAP_ARG_LIST ||
 	    cmd->args[1].count == 0 || cmd->args[1].count % 2 != 0)
 		error = "Expected mailbox and (entry value ...)";
@@ -306,11 +335,18 @@ void cmd_setmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 	}
 	struct store_mailbox mb;
 	bool server;
-	if (metadata_mailbox_arg(s, cmd->tag, &cmd->args[0], &mb, &server) < 0)
+	uint32_t rights;
+	if (metadata_mailbox_arg(s, cmd->tag, &cmd->args[0], &mb, &mbox_name,
+				 &rights, &server) < 0)
 		goto out;
 	for (size_t i = 0; i < nitems; i++) {
 		bool shared = strncmp(items[i].entry, "/shared", 7) == 0;
-		if (!imap_metadata_may_write(s, server ? NULL : &mb, shared)) {
+		/* another user's mailbox: its /shared entries are seen by
+		 * everyone who may see it, so changing them takes 'w' too
+		 * (RFC 5464 §3.3 lets servers restrict more) */
+		bool ok = server ? imap_metadata_may_write(s, NULL, shared)
+				 : !shared || (rights & IMAP_ACL_WRITE) != 0;
+		if (!ok) {
 			imap_session_tagged(s, cmd->tag, "NO", "NOPERM",
 					    "Permission denied for this entry");
 			goto out;
@@ -329,6 +365,7 @@ void cmd_setmetadata(struct imap_session *s, struct imap_parsed_command *cmd)
 	else
 		imap_session_ok(s, cmd->tag, NULL, "Setmetadata completed.");
 out:
+	strbuf_free(&mbox_name);
 	for (size_t i = 0; i < nitems; i++)
 		free(items[i].entry);
 	free(items);

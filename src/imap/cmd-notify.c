@@ -67,6 +67,7 @@ void cmd_notify(struct imap_session *s, struct imap_parsed_command *cmd)
 	}
 	bool status = nc.status;
 	notify_command_free(&nc);
+	imap_notify_noaccess_report(s);
 	if (status)
 		imap_notify_status_all(s);
 	/* §3.1: NOTIFY SET implies a NOOP: accumulated changes of the

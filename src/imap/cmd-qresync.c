@@ -76,6 +76,24 @@ void imap_vanished_write(struct imap_session *s, bool earlier,
 	strbuf_free(&line);
 }
 
+const char *imap_qresync_expunge_code(struct imap_session *s, char *code,
+				      size_t size)
+{
+	/* RFC 7162 §3.2.9: "If at least one message got expunged and
+	 * QRESYNC was enabled, the server MUST send the updated
+	 * per-mailbox modification sequence" in the tagged OK.  The loop
+	 * runs no other session between the store change and here. */
+	struct store_mailbox mb;
+	struct store_error err;
+	if (!imap_qresync_enabled(s) || s->view == NULL ||
+	    store_mailbox_get_by_id(s->server->store, s->view->mailbox_id, &mb,
+				    &err) < 0)
+		return NULL;
+	snprintf(code, size, "HIGHESTMODSEQ %llu",
+		 (unsigned long long)mb.highestmodseq);
+	return code;
+}
+
 /* ---- SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5) ---- */
 
 static bool qresync_set_valid(const struct imap_arg *arg, bool star_ok)
@@ -169,6 +187,10 @@ int imap_select_params_parse(struct imap_session *s, const struct imap_arg *args
 				return -1;
 			}
 			p->qresync = true;
+		} else if (imap_arg_is_atom(&l[i], "ANNOTATE")) {
+			/* RFC 5257 §4.2: accepted; the unsolicited ANNOTATION
+			 * FETCH it asks for is a SHOULD Tidings leaves to
+			 * NOTIFY's AnnotationChange (docs/metadata.md) */
 		} else {
 			imap_select_params_free(p);
 			*error_r = "Unknown SELECT parameter";
@@ -327,10 +349,12 @@ void imap_fetch_request_add_modseq(struct imap_fetch_request *req)
 void imap_fetch_request_add_seen_items(struct imap_session *s,
 				       struct imap_fetch_request *req)
 {
-	if (imap_qresync_enabled(s))
+	/* RFC 7162 §3.2.4 (on a server that offers QRESYNC): UID and
+	 * MODSEQ once any CONDSTORE enabling command was seen */
+	if (imap_condstore_enabled(s)) {
 		fetch_request_add_item(req, IMAP_FETCH_UID);
-	if (imap_condstore_enabled(s))
 		fetch_request_add_item(req, IMAP_FETCH_MODSEQ);
+	}
 }
 
 bool imap_fetch_request_has_modseq(const struct imap_fetch_request *req)
@@ -406,7 +430,8 @@ void imap_condstore_store_fetch_write(struct imap_session *s, struct strbuf *o,
 	bool failed = uids_contain(modified, nmodified, m->uid);
 	bool condstore = imap_condstore_enabled(s);
 	strbuf_printf(o, "* %u FETCH (", imap_view_seq(s->view, m->uid));
-	if (uid || imap_qresync_enabled(s))
+	/* RFC 7162 §3.2.4: UID too once CONDSTORE is enabled */
+	if (uid || condstore)
 		strbuf_printf(o, "UID %u ", m->uid);
 	/* A message that failed the test is shown as it is now, so the
 	 * client need not ask (RFC 7162 §3.1.3, Example 6); a silent one

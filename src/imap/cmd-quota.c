@@ -6,9 +6,12 @@
  * name RFC 9208's examples use); an admin names another user's root
  * "#user/<name>" (also accepted for one's own).  Resources: STORAGE (units
  * of 1024 octets, §5.1) and MESSAGE (§5.2); the store has no limit on the
- * number of mailboxes, so MAILBOX is not offered.  Only resources with a
- * limit are listed in a QUOTA response (§4.2.1: "Resources not named in
- * the list are not limited"). */
+ * number of mailboxes, so MAILBOX is not offered (nor advertised).  Only
+ * resources with a limit are listed in a QUOTA response (§4.2.1:
+ * "Resources not named in the list are not limited").  Another user's
+ * mailbox shared with this one (RFC 4314) is under that user's root,
+ * "#user/<owner>", which GETQUOTAROOT names and GETQUOTA then shows to
+ * whoever has 'r' on one of that user's mailboxes (RFC 9208 §6). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +45,25 @@ void imap_quota_write(struct strbuf *out, const char *root,
 	strbuf_appends(out, ")\r\n");
 }
 
+/* Whether the user has 'r' on a mailbox of owner, so that GETQUOTAROOT
+ * on it shows owner's quota root. */
+static bool quota_root_visible(struct imap_session *s, const char *owner)
+{
+	struct store_acl_share *sh = NULL;
+	size_t n = 0;
+	struct store_error err;
+	bool visible = false;
+	if (store_acl_shared_list(s->server->store, s->user.id, s->user.name,
+				  &sh, &n, &err) < 0)
+		return false;
+	for (size_t i = 0; i < n && !visible; i++)
+		visible = strcmp(sh[i].owner, owner) == 0 &&
+			  (imap_acl_rights(s, sh[i].mailbox_id, sh[i].owner_id) &
+			   IMAP_ACL_READ) != 0;
+	free(sh);
+	return visible;
+}
+
 /* The quota root argument -> the user it belongs to.  0, or -1 after the
  * tagged answer. */
 static int quota_root_user(struct imap_session *s, const char *tag,
@@ -67,9 +89,11 @@ static int quota_root_user(struct imap_session *s, const char *tag,
 		*u_r = s->user;
 		return 0;
 	}
-	/* Another user's root: only admins learn whether it exists. */
+	/* Another user's root: admins, and users who may read one of that
+	 * user's mailboxes (GETQUOTAROOT names the root to them, RFC 9208
+	 * §6); nobody else learns whether it exists. */
 	struct store_error err;
-	if (!imap_session_is_admin(s) ||
+	if ((!imap_session_is_admin(s) && !quota_root_visible(s, name)) ||
 	    store_user_lookup(s->server->store, name, u_r, &err) < 0) {
 		imap_session_tagged(s, tag, "NO", "NONEXISTENT", "No such quota root");
 		return -1;
@@ -116,16 +140,28 @@ void cmd_getquotaroot(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "GETQUOTAROOT takes a mailbox name");
 		return;
 	}
-	struct strbuf name = STRBUF_INIT;
-	struct store_mailbox mb;
+	struct strbuf name = STRBUF_INIT, root = STRBUF_INIT;
+	struct imap_mailbox_ref ref;
 	struct store_quota q;
 	struct store_error err;
 	if (imap_mailbox_from_client(raw, &name) < 0) {
 		imap_session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox name is not valid modified UTF-7");
 		goto out;
 	}
-	if (store_mailbox_get(s->server->store, s->user.id, name.s, &mb, &err) < 0 ||
-	    store_quota_get(s->server->store, s->user.id, &q, &err) < 0) {
+	if (imap_mailbox_resolve(s, name.s, &ref, &err) < 0) {
+		imap_session_store_error(s, cmd->tag, &err);
+		goto out;
+	}
+	/* RFC 9208 §6: 'r' on the mailbox (STORAGE and MESSAGE count its
+	 * messages) */
+	if (imap_mailbox_check(s, cmd->tag, &ref, IMAP_ACL_READ) < 0)
+		goto out;
+	/* another user's mailbox is under that user's quota */
+	if (ref.shared)
+		strbuf_printf(&root, "%s%s", QUOTA_USER_PREFIX, ref.owner);
+	else
+		strbuf_grow(&root, 0);        /* one's own root: "" */
+	if (store_quota_get(s->server->store, ref.owner_id, &q, &err) < 0) {
 		imap_session_store_error(s, cmd->tag, &err);
 		goto out;
 	}
@@ -133,13 +169,16 @@ void cmd_getquotaroot(struct imap_session *s, struct imap_parsed_command *cmd)
 	strbuf_reset(o);
 	/* §4.2.2: the mailbox, then its roots; then each root's QUOTA */
 	strbuf_appends(o, "* QUOTAROOT ");
-	imap_mailbox_write(o, mb.name);
-	strbuf_appends(o, " \"\"\r\n");
-	imap_quota_write(o, "", &q);
+	imap_mailbox_write(o, ref.mb.name);
+	strbuf_appendc(o, ' ');
+	imap_write_astring(o, root.s);
+	strbuf_appends(o, "\r\n");
+	imap_quota_write(o, root.s, &q);
 	imap_session_send(s, o->s, o->len);
 	imap_session_ok(s, cmd->tag, NULL, "Getquotaroot completed.");
 out:
 	strbuf_free(&name);
+	strbuf_free(&root);
 }
 
 /* Reads "(STORAGE n MESSAGE m)": the limits (0 = not listed), NULL or the

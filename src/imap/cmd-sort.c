@@ -47,6 +47,8 @@ int imap_esearch_return_parse(const struct imap_arg *args, size_t count,
 			*options_r |= IMAP_ESEARCH_ALL;
 		else if (strcasecmp(name, "COUNT") == 0)
 			*options_r |= IMAP_ESEARCH_COUNT;
+		else if (strcasecmp(name, "SAVE") == 0)
+			*options_r |= IMAP_ESEARCH_SAVE;
 		else {
 			*error_r = "Unknown return option";
 			return -1;
@@ -214,8 +216,11 @@ static int sort_collect(struct imap_session *s, const char *tag,
 	struct imap_search_context ctx = {
 		.max_seq = (uint32_t)v->count,
 		.max_uid = v->count ? v->uids[v->count - 1] : 0,
+		.saved_uids = v->saved,    /* "$", RFC 5182 */
+		.saved_count = v->saved_count,
 	};
 	bool needs_body = imap_search_needs_body(search);
+	bool uses_annotations = imap_search_uses_annotations(search);
 	for (size_t i = 0; i < list.count; i++) {
 		const struct store_message *m = &list.msgs[i];
 		uint32_t seq = imap_view_seq(v, m->uid);
@@ -223,18 +228,25 @@ static int sort_collect(struct imap_session *s, const char *tag,
 			continue;
 		struct imap_search_message sm;
 		imap_view_search_message(v, m, seq, &sm);
+		/* RFC 5257 §4.8 search keys (cmd-annotate.c) */
+		struct imap_annotate_loaded *ann = uses_annotations ?
+			imap_annotate_search_load(s, m->uid, &sm) : NULL;
 		struct store_body body = { 0 };
 		bool opened = false;
 		int quick = needs_body ? imap_search_match_without_text(search, &ctx, &sm) : -1;
-		if (quick == 0)
+		if (quick == 0) {
+			imap_annotate_loaded_free(&ann);
 			continue;
+		}
 		if ((want_header || (quick < 0 && needs_body)) &&
 		    store_body_open(s->server->store, m->body_id, &body, &err) == 0) {
 			sm.data = body.data;
 			sm.len = body.len;
 			opened = true;
 		}
-		if (quick > 0 || imap_search_match(search, &ctx, &sm)) {
+		bool matched = quick > 0 || imap_search_match(search, &ctx, &sm);
+		imap_annotate_loaded_free(&ann);
+		if (matched) {
 			if (r->count == r->cap) {
 				r->cap = r->cap ? r->cap * 2 : 64;
 				r->recs = xrealloc(r->recs, r->cap * sizeof(*r->recs));
@@ -322,6 +334,11 @@ void imap_sort_run(struct imap_session *s, const char *tag,
 	int ret = imap_esearch_return_parse(args, count, &options, &used, &error);
 	if (ret < 0) {
 		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", error);
+		return;
+	}
+	/* SEARCHRES's SAVE is a SEARCH option (RFC 5182 §2.1) */
+	if (options & IMAP_ESEARCH_SAVE) {
+		imap_session_tagged(s, tag, "BAD", "CLIENTBUG", "SAVE is not a SORT return option");
 		return;
 	}
 	if (used > 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-cte.h"
 #include "lib/xalloc.h"
 #include "store/store.h"
 
@@ -627,6 +628,7 @@ static void fetch_item_clear(struct imap_fetch_item *item)
 		free(item->section.fields[i]);
 	free(item->section.fields);
 	free(item->section_text);
+	imap_annotate_fetch_free(&item->annotation);
 	memset(item, 0, sizeof(*item));
 }
 
@@ -658,6 +660,68 @@ static int fetch_parse_body_section(const char *p, const char *end, bool peek,
 		goto fail;
 	}
 	/* append "" so that an empty section ("BODY[]") is a real "" */
+	strbuf_append(&text, "", 0);
+	item->section_text = strbuf_detach(&text, NULL);
+	return 0;
+fail:
+	strbuf_free(&text);
+	fetch_item_clear(item);
+	return -1;
+}
+
+/* BINARY[...], BINARY.PEEK[...] or BINARY.SIZE[...], from just after '['
+ * (RFC 3516 §7): section-binary = "[" [section-part] "]", then a partial
+ * for BINARY and BINARY.PEEK only. */
+static int fetch_parse_binary(const char *p, const char *end,
+			      enum imap_fetch_item_kind kind, bool peek,
+			      struct imap_fetch_item *item,
+			      const char **error_r)
+{
+	struct fetch_cursor c = { p, end };
+	struct strbuf text = STRBUF_INIT;
+
+	item->kind = kind;
+	item->peek = peek;
+	item->section.kind = MIME_SECTION_ALL;
+	while (c.p < c.end && *c.p != ']') {
+		uint32_t n;
+		if (item->section.part_count == MIME_MAX_DEPTH) {
+			*error_r = "Section part nested too deep";
+			goto fail;
+		}
+		if (!fetch_parse_number(&c, false, &n)) {
+			*error_r = "BINARY takes only a section part number";
+			goto fail;
+		}
+		item->section.parts[item->section.part_count++] = n;
+		fetch_append_u64(&text, n);
+		if (c.p < c.end && *c.p == ']')
+			break;
+		if (!fetch_cursor_eat(&c, '.') || c.p >= c.end ||
+		    !fetch_is_digit(*c.p)) {
+			*error_r = "BINARY takes only a section part number";
+			goto fail;
+		}
+		strbuf_appendc(&text, '.');
+	}
+	if (!fetch_cursor_eat(&c, ']')) {
+		*error_r = "Invalid section";
+		goto fail;
+	}
+	if (kind == IMAP_FETCH_BINARY && fetch_cursor_eat(&c, '<')) {
+		if (!fetch_parse_number(&c, true, &item->partial_offset) ||
+		    !fetch_cursor_eat(&c, '.') ||
+		    !fetch_parse_number(&c, false, &item->partial_length) ||
+		    !fetch_cursor_eat(&c, '>')) {
+			*error_r = "Invalid partial range";
+			goto fail;
+		}
+		item->partial = true;
+	}
+	if (c.p != c.end) {
+		*error_r = "Junk after section";
+		goto fail;
+	}
 	strbuf_append(&text, "", 0);
 	item->section_text = strbuf_detach(&text, NULL);
 	return 0;
@@ -721,6 +785,16 @@ static int fetch_parse_item(const struct imap_arg *arg,
 	if (fetch_prefix_is(s, len, "BODY.PEEK["))
 		return fetch_parse_body_section(s + 10, s + len, true, item,
 						error_r);
+	if (fetch_prefix_is(s, len, "BINARY["))
+		return fetch_parse_binary(s + 7, s + len, IMAP_FETCH_BINARY,
+					  false, item, error_r);
+	if (fetch_prefix_is(s, len, "BINARY.PEEK["))
+		return fetch_parse_binary(s + 12, s + len, IMAP_FETCH_BINARY,
+					  true, item, error_r);
+	if (fetch_prefix_is(s, len, "BINARY.SIZE["))
+		return fetch_parse_binary(s + 12, s + len,
+					  IMAP_FETCH_BINARY_SIZE, true, item,
+					  error_r);
 	*error_r = "Unknown FETCH item";
 	return -1;
 }
@@ -735,7 +809,9 @@ static void fetch_request_add(struct imap_fetch_request *req, size_t *cap,
 			      const struct imap_fetch_item *item)
 {
 	/* Simple items asked twice are answered once. */
-	if (item->kind != IMAP_FETCH_BODY_SECTION) {
+	if (item->kind != IMAP_FETCH_BODY_SECTION &&
+	    item->kind != IMAP_FETCH_BINARY &&
+	    item->kind != IMAP_FETCH_BINARY_SIZE) {
 		for (size_t i = 0; i < req->count; i++) {
 			if (req->items[i].kind == item->kind)
 				return;
@@ -754,6 +830,7 @@ static void fetch_request_add(struct imap_fetch_request *req, size_t *cap,
 	case IMAP_FETCH_INTERNALDATE:
 	case IMAP_FETCH_RFC822_SIZE:
 	case IMAP_FETCH_MODSEQ:
+	case IMAP_FETCH_ANNOTATION:
 		break;
 	case IMAP_FETCH_ENVELOPE:
 	case IMAP_FETCH_BODY:
@@ -776,6 +853,14 @@ static void fetch_request_add(struct imap_fetch_request *req, size_t *cap,
 		if (!item->peek)
 			req->sets_seen = true;
 		if (!fetch_item_is_whole_body(item))
+			req->needs_mime = true;
+		break;
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		req->needs_body = true;
+		if (!item->peek)
+			req->sets_seen = true;
+		if (item->section.part_count > 0)
 			req->needs_mime = true;
 		break;
 	}
@@ -870,8 +955,28 @@ int imap_fetch_parse(const struct imap_arg *arg, bool uid_command,
 				*error_r = "FETCH macros are not allowed in a list";
 				goto fail;
 			}
-			if (fetch_parse_item(&arg->list[i], &item,
-					     error_r) < 0)
+			/* RFC 5257 §4.3: ANNOTATION takes the next list */
+			if (imap_arg_is_atom(&arg->list[i], "ANNOTATION")) {
+				memset(&item, 0, sizeof(item));
+				item.kind = IMAP_FETCH_ANNOTATION;
+				if (i + 1 >= arg->count ||
+				    imap_annotate_fetch_parse(&arg->list[i + 1],
+							      &item.annotation,
+							      error_r) < 0) {
+					if (i + 1 >= arg->count)
+						*error_r = "ANNOTATION needs (entries attributes)";
+					goto fail;
+				}
+				i++;
+				for (size_t k = 0; k < req.count; k++) {
+					if (req.items[k].kind == IMAP_FETCH_ANNOTATION) {
+						fetch_item_clear(&item);
+						*error_r = "ANNOTATION given twice";
+						goto fail;
+					}
+				}
+			} else if (fetch_parse_item(&arg->list[i], &item,
+						    error_r) < 0)
 				goto fail;
 			size_t before = req.count;
 			fetch_request_add(&req, &cap, &item);
@@ -913,6 +1018,8 @@ struct fetch_write_ctx {
 	const struct mime_message *mime;
 	struct mime_message *own_mime;
 	struct strbuf scratch;
+	bool cte_failed;    /* a BINARY item could not be decoded */
+	bool cte_nil;       /* then answer it NIL (0 for SIZE) instead */
 };
 
 /* The caller should pass the parsed tree when needs_mime said so; if it
@@ -961,6 +1068,76 @@ static void fetch_write_section_data(struct fetch_write_ctx *ctx,
 	fetch_write_slice(out, ctx->scratch.s, ctx->scratch.len, item);
 }
 
+/* BINARY[parts]<origin> and BINARY.SIZE[parts] (RFC 3516 §4.3): the
+ * decoded bytes as a literal, or as literal8 when they hold NUL (data
+ * without NUL goes in a plain literal, as the RFC's SHOULD asks). */
+static void fetch_write_binary(struct fetch_write_ctx *ctx,
+			       const struct imap_fetch_item *item,
+			       struct strbuf *out)
+{
+	const struct mime_message *mime;
+	struct mime_message whole;
+
+	if (item->section.part_count == 0) {
+		/* The whole message needs no tree: only its bytes. */
+		memset(&whole, 0, sizeof(whole));
+		whole.data = ctx->data;
+		whole.len = ctx->len;
+		mime = &whole;
+	} else {
+		mime = fetch_mime(ctx);
+	}
+	strbuf_reset(&ctx->scratch);
+	bool failed = imap_cte_section(mime, item->section.parts,
+				       item->section.part_count,
+				       &ctx->scratch) < 0;
+	if (failed && !ctx->cte_nil) {
+		ctx->cte_failed = true;
+		return;
+	}
+	const char *data = ctx->scratch.s != NULL ? ctx->scratch.s : "";
+	size_t len = ctx->scratch.len;
+
+	fetch_append_lit(out, item->kind == IMAP_FETCH_BINARY_SIZE ?
+			 "BINARY.SIZE[" : "BINARY[");
+	if (item->section_text != NULL)
+		fetch_append_lit(out, item->section_text);
+	strbuf_appendc(out, ']');
+	if (failed) {
+		fetch_append_lit(out, item->kind == IMAP_FETCH_BINARY_SIZE ?
+				 " 0" : " NIL");
+		return;
+	}
+	if (item->kind == IMAP_FETCH_BINARY_SIZE) {
+		strbuf_appendc(out, ' ');
+		fetch_append_u64(out, len);
+		return;
+	}
+	if (item->partial) {
+		strbuf_appendc(out, '<');
+		fetch_append_u64(out, item->partial_offset);
+		strbuf_appendc(out, '>');
+		size_t off = item->partial_offset;
+		if (off >= len) {
+			len = 0;
+		} else {
+			data += off;
+			len -= off;
+			if (len > item->partial_length)
+				len = item->partial_length;
+		}
+	}
+	strbuf_appendc(out, ' ');
+	if (len > 0 && memchr(data, '\0', len) != NULL) {
+		fetch_append_lit(out, "~{");
+		fetch_append_u64(out, len);
+		fetch_append_lit(out, "}\r\n");
+		strbuf_append(out, data, len);
+		return;
+	}
+	fetch_write_literal(out, data, len);
+}
+
 static void fetch_write_item(struct fetch_write_ctx *ctx,
 			     const struct imap_fetch_item *item,
 			     struct strbuf *out)
@@ -985,6 +1162,14 @@ static void fetch_write_item(struct fetch_write_ctx *ctx,
 	case IMAP_FETCH_RFC822_SIZE:
 		fetch_append_lit(out, "RFC822.SIZE ");
 		fetch_append_u64(out, msg->size);
+		break;
+	case IMAP_FETCH_ANNOTATION:
+		fetch_append_lit(out, "ANNOTATION ");
+		if (msg->annotation != NULL)
+			strbuf_append(out, msg->annotation,
+				      msg->annotation_len);
+		else
+			fetch_append_lit(out, "()");
 		break;
 	case IMAP_FETCH_MODSEQ:
 		/* RFC 7162 §3.1.4.1: "MODSEQ (" permsg-modsequence ")" */
@@ -1033,17 +1218,23 @@ static void fetch_write_item(struct fetch_write_ctx *ctx,
 		strbuf_appendc(out, ' ');
 		fetch_write_section_data(ctx, item, out);
 		break;
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		fetch_write_binary(ctx, item, out);
+		break;
 	}
 }
 
-void imap_fetch_write(const struct imap_fetch_request *req,
-		      const struct imap_fetch_message *msg,
-		      struct strbuf *out)
+static int fetch_write(const struct imap_fetch_request *req,
+		       const struct imap_fetch_message *msg,
+		       struct strbuf *out, bool cte_nil)
 {
 	struct fetch_write_ctx ctx;
+	size_t start = out->len;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.msg = msg;
+	ctx.cte_nil = cte_nil;
 	ctx.data = msg->data != NULL ? msg->data : "";
 	ctx.len = msg->data != NULL ? msg->len : 0;
 	ctx.mime = msg->mime;
@@ -1061,4 +1252,25 @@ void imap_fetch_write(const struct imap_fetch_request *req,
 	strbuf_free(&ctx.scratch);
 	if (ctx.own_mime != NULL)
 		mime_message_free(&ctx.own_mime);
+	if (ctx.cte_failed) {
+		out->len = start;
+		if (out->s != NULL)
+			out->s[start] = '\0';
+		return IMAP_FETCH_UNKNOWN_CTE;
+	}
+	return 0;
+}
+
+void imap_fetch_write(const struct imap_fetch_request *req,
+		      const struct imap_fetch_message *msg,
+		      struct strbuf *out)
+{
+	(void)fetch_write(req, msg, out, true);
+}
+
+int imap_fetch_write_checked(const struct imap_fetch_request *req,
+			     const struct imap_fetch_message *msg,
+			     struct strbuf *out)
+{
+	return fetch_write(req, msg, out, false);
 }

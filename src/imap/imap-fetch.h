@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/imap-annotate.h"
 #include "imap/imap-parser.h"
 #include "lib/strbuf.h"
 #include "mime/mime.h"
@@ -25,6 +26,14 @@ enum imap_fetch_item_kind {
 	IMAP_FETCH_RFC822_TEXT,     /* = BODY[TEXT] (sets \Seen) */
 	IMAP_FETCH_BODY_SECTION,    /* BODY[...]<...> and BODY.PEEK[...] */
 	IMAP_FETCH_MODSEQ,          /* CONDSTORE, later */
+	/* BINARY (RFC 3516): BINARY[parts]<...>, BINARY.PEEK[...] (peek)
+	 * and BINARY.SIZE[parts]; section.parts holds the path, and
+	 * section_text its spelling ("1.2"). */
+	IMAP_FETCH_BINARY,
+	IMAP_FETCH_BINARY_SIZE,
+	/* ANNOTATION (entries attribs) of RFC 5257 §4.3; the caller writes
+	 * the values (imap_fetch_message.annotation) */
+	IMAP_FETCH_ANNOTATION,
 };
 
 struct imap_fetch_item {
@@ -39,6 +48,7 @@ struct imap_fetch_item {
 				       * single spaces, header field names
 				       * as given), e.g.
 				       * "1.2.HEADER.FIELDS (FROM To)" */
+	struct imap_annotate_fetch *annotation;  /* ANNOTATION */
 };
 
 struct imap_fetch_request {
@@ -69,14 +79,26 @@ struct imap_fetch_message {
 	const char *data;          /* message text when req->needs_body */
 	size_t len;
 	const struct mime_message *mime; /* when req->needs_mime */
+	/* ANNOTATION: the parenthesised entry list to write after
+	 * "ANNOTATION " (RFC 5257 §4.4); NULL writes "()" */
+	const char *annotation;
+	size_t annotation_len;      /* may hold NUL (literal8) */
 };
 
 /* Writes "* SEQ FETCH (...)\r\n" for the message, data items in request
  * order, FLAGS as given (the caller has already applied an implicit \Seen).
- * Literals are used for body sections and any string that needs one. */
+ * Literals are used for body sections and any string that needs one.  A
+ * BINARY item that cannot be decoded is answered NIL (BINARY.SIZE 0). */
 void imap_fetch_write(const struct imap_fetch_request *req,
 		      const struct imap_fetch_message *msg,
 		      struct strbuf *out);
+/* The same, but 0, or IMAP_FETCH_UNKNOWN_CTE when a BINARY item cannot be
+ * decoded (unknown CTE, or a multipart / message part): then nothing is
+ * appended, and the command ends NO [UNKNOWN-CTE] (RFC 3516 §4.3). */
+#define IMAP_FETCH_UNKNOWN_CTE (-1)
+int imap_fetch_write_checked(const struct imap_fetch_request *req,
+			     const struct imap_fetch_message *msg,
+			     struct strbuf *out);
 
 /* "(\Seen \Flagged kw1)" for flags + keywords (+ \Recent when recent). */
 void imap_flags_write(struct strbuf *out, uint32_t flags, const char *keywords,

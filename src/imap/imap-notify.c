@@ -20,6 +20,8 @@
 #include "mime/mime.h"
 
 #define NOTIFY_USER_BUCKETS 1024
+/* "Other Users/<owner>/<name>" fits in what imap_mailbox_resolve allows */
+#define NOTIFY_NAME_MAX (STORE_MAILBOX_NAME_MAX + 300)
 
 /* One event group, names in the store's form (UTF-8). */
 struct notify_spec_group {
@@ -31,6 +33,19 @@ struct notify_spec_group {
 	/* draft -07 message-match criteria, NULL = every message */
 	struct imap_search *new_match;
 	struct imap_search *flag_match;
+	struct imap_search *annotation_match;
+};
+
+struct imap_notify;
+
+/* One entry of a hub index other than by_user: a session watching
+ * another user's mailboxes (by owner, or every owner for a SUBTREE of the
+ * whole "Other Users" namespace), or asking for ServerMetadataChange. */
+struct notify_link {
+	struct imap_notify *n;
+	int64_t owner_id;
+	struct notify_link **head;
+	struct notify_link *prev, *next;
 };
 
 struct imap_notify {
@@ -38,6 +53,9 @@ struct imap_notify {
 	int64_t user_id;
 	size_t bucket;
 	struct imap_notify *prev, *next;
+	struct notify_link *links;
+	size_t link_count;
+	int64_t last_seq;               /* the event last handled (dedup) */
 
 	bool has_selected;
 	bool selected_delayed;
@@ -45,6 +63,7 @@ struct imap_notify {
 	struct imap_fetch_request *new_fetch;   /* selected MessageNew fetch-att */
 	struct imap_search *selected_new_match; /* draft -07 criteria */
 	struct imap_search *selected_flag_match;
+	struct imap_search *selected_annotation_match;
 
 	struct notify_spec_group *groups;       /* the non-selected groups */
 	size_t group_count;
@@ -60,6 +79,12 @@ struct imap_notify {
 struct imap_notify_hub {
 	struct imap_server *srv;
 	struct imap_notify *by_user[NOTIFY_USER_BUCKETS];
+	/* sessions watching mailboxes of the owner (shared, RFC 4314) */
+	struct notify_link *by_owner[NOTIFY_USER_BUCKETS];
+	struct notify_link *any_owner;
+	/* sessions asking for ServerMetadataChange (/shared server entries
+	 * concern every user) */
+	struct notify_link *server_meta;
 };
 
 /* What an outbox event means to NOTIFY, worked out once per event. */
@@ -68,6 +93,7 @@ enum notify_kind {
 	KIND_NEW,
 	KIND_EXPUNGE,
 	KIND_FLAGS,
+	KIND_ANNOTATION,
 	KIND_MAILBOX_CREATE,
 	KIND_MAILBOX_DELETE,
 	KIND_MAILBOX_RENAME,
@@ -76,6 +102,9 @@ enum notify_kind {
 	KIND_QUOTA_EXCEED,
 	KIND_QUOTA_WITHIN,
 	KIND_QUOTA_CHANGE,
+	KIND_MAILBOX_METADATA,
+	KIND_SERVER_METADATA,
+	KIND_ACL,
 };
 
 struct notify_event_info {
@@ -89,6 +118,9 @@ struct notify_event_info {
 	/* names from the event's URLs (mailbox events) */
 	char *name, *old_name;
 	bool seen_changed;
+	/* the owner of the event's mailbox, from its "uri" */
+	char *owner;
+	bool owner_tried;
 };
 
 static size_t user_bucket(int64_t user_id)
@@ -117,6 +149,39 @@ static void notify_unlink(struct imap_notify_hub *hub, struct imap_notify *n)
 	n->prev = n->next = NULL;
 }
 
+static void link_add(struct notify_link *l, struct notify_link **head)
+{
+	l->head = head;
+	l->prev = NULL;
+	l->next = *head;
+	if (*head != NULL)
+		(*head)->prev = l;
+	*head = l;
+}
+
+static void link_remove(struct notify_link *l)
+{
+	if (l->head == NULL)
+		return;
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else
+		*l->head = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	l->head = NULL;
+	l->prev = l->next = NULL;
+}
+
+static void notify_links_free(struct imap_notify *n)
+{
+	for (size_t i = 0; i < n->link_count; i++)
+		link_remove(&n->links[i]);
+	free(n->links);
+	n->links = NULL;
+	n->link_count = 0;
+}
+
 void imap_notify_session_free(struct imap_session *s)
 {
 	struct imap_notify *n = s->notify;
@@ -124,10 +189,12 @@ void imap_notify_session_free(struct imap_session *s)
 		return;
 	s->notify = NULL;
 	notify_unlink(s->server->notify_hub, n);
+	notify_links_free(n);
 	for (size_t i = 0; i < n->group_count; i++) {
 		strings_free(n->groups[i].names, n->groups[i].name_count);
 		imap_search_free(&n->groups[i].new_match);
 		imap_search_free(&n->groups[i].flag_match);
+		imap_search_free(&n->groups[i].annotation_match);
 	}
 	free(n->groups);
 	if (n->new_fetch != NULL) {
@@ -136,6 +203,7 @@ void imap_notify_session_free(struct imap_session *s)
 	}
 	imap_search_free(&n->selected_new_match);
 	imap_search_free(&n->selected_flag_match);
+	imap_search_free(&n->selected_annotation_match);
 	strings_free(n->subs, n->sub_count);
 	free(n);
 }
@@ -170,6 +238,8 @@ static void notify_take_older(struct imap_notify *n, struct imap_notify *old)
 		old->selected_new_match = NULL;
 		n->selected_flag_match = old->selected_flag_match;
 		old->selected_flag_match = NULL;
+		n->selected_annotation_match = old->selected_annotation_match;
+		old->selected_annotation_match = NULL;
 	}
 	unsigned int generation = 0;
 	for (size_t i = 0; i < old->group_count; i++)
@@ -184,6 +254,85 @@ static void notify_take_older(struct imap_notify *n, struct imap_notify *old)
 	n->group_count += old->group_count;
 	n->other_events |= old->other_events;
 	old->group_count = 0;
+}
+
+/* The owner part of "Other Users/<owner>[/...]": its length, 0 for the
+ * namespace root alone ("Other Users" or "Other Users/"). */
+static size_t shared_owner_len(const char *name, const char **owner_r)
+{
+	const char *p = name + strlen(IMAP_SHARED_ROOT);
+	if (*p != '/' || p[1] == '\0')
+		return 0;
+	*owner_r = p + 1;
+	return strcspn(p + 1, "/");
+}
+
+/* Indexes the session under every other user whose mailboxes its
+ * MAILBOXES / SUBTREE groups name (RFC 4314 shared mailboxes, seen as
+ * "Other Users/<owner>/<name>"), so that an event costs O(sessions it
+ * concerns).  An owner unknown now is never matched (docs/notify.md). */
+static void notify_links_build(struct imap_notify_hub *hub, struct imap_notify *n)
+{
+	struct imap_session *s = n->s;
+	size_t cap = 2;
+	for (size_t i = 0; i < n->group_count; i++)
+		cap += n->groups[i].name_count;
+	n->links = xcalloc(cap, sizeof(*n->links));
+	bool any = false;
+	for (size_t i = 0; i < n->group_count && !any; i++) {
+		const struct notify_spec_group *g = &n->groups[i];
+		if (g->filter != NOTIFY_FILTER_MAILBOXES && g->filter != NOTIFY_FILTER_SUBTREE)
+			continue;
+		for (size_t j = 0; j < g->name_count && !any; j++) {
+			const char *name = g->names[j], *owner = NULL;
+			if (!imap_mailbox_is_shared_name(name))
+				continue;
+			size_t olen = shared_owner_len(name, &owner);
+			if (olen == 0 || owner[olen] == '\0') {
+				/* the namespace or one owner's whole tree */
+				if (g->filter == NOTIFY_FILTER_SUBTREE && olen == 0) {
+					any = true;
+					break;
+				}
+				if (olen == 0)
+					continue;
+			}
+			char who[256];
+			if (olen >= sizeof(who))
+				continue;
+			memcpy(who, owner, olen);
+			who[olen] = '\0';
+			struct store_user user;
+			struct store_error err;
+			if (store_user_lookup(s->server->store, who, &user, &err) < 0 ||
+			    user.id == s->user.id)
+				continue;
+			bool dup = false;
+			for (size_t k = 0; k < n->link_count; k++)
+				if (n->links[k].owner_id == user.id)
+					dup = true;
+			if (dup)
+				continue;
+			struct notify_link *l = &n->links[n->link_count++];
+			l->n = n;
+			l->owner_id = user.id;
+			link_add(l, &hub->by_owner[user_bucket(user.id)]);
+		}
+	}
+	if (any) {
+		/* one link covers every owner */
+		for (size_t k = 0; k < n->link_count; k++)
+			link_remove(&n->links[k]);
+		n->link_count = 0;
+		struct notify_link *l = &n->links[n->link_count++];
+		l->n = n;
+		link_add(l, &hub->any_owner);
+	}
+	if (n->other_events & NOTIFY_EV_SERVER_METADATA_CHANGE) {
+		struct notify_link *l = &n->links[n->link_count++];
+		l->n = n;
+		link_add(l, &hub->server_meta);
+	}
 }
 
 int imap_notify_set(struct imap_session *s, struct notify_command *cmd,
@@ -206,6 +355,7 @@ int imap_notify_set(struct imap_session *s, struct notify_command *cmd,
 			g->new_fetch = NULL;
 			n->selected_new_match = match_compile(g->new_match);
 			n->selected_flag_match = match_compile(g->flag_match);
+			n->selected_annotation_match = match_compile(g->annotation_match);
 			continue;
 		}
 		struct notify_spec_group *sg = &n->groups[n->group_count++];
@@ -213,6 +363,7 @@ int imap_notify_set(struct imap_session *s, struct notify_command *cmd,
 		sg->events = g->events;
 		sg->new_match = match_compile(g->new_match);
 		sg->flag_match = match_compile(g->flag_match);
+		sg->annotation_match = match_compile(g->annotation_match);
 		n->other_events |= g->events;
 		if (g->mailbox_count == 0)
 			continue;
@@ -255,19 +406,11 @@ int imap_notify_set(struct imap_session *s, struct notify_command *cmd,
 		notify_take_older(n, s->notify);
 	imap_notify_session_free(s);
 	s->notify = n;
+	notify_links_build(hub, n);
 	return 0;
 }
 
 /* ---- which mailboxes ---- */
-
-/* The one place that decides whether this session may learn about the
- * mailbox (RFC 5465 §3.1, §7: never reveal a mailbox or message the user
- * may not see).  Owner only for now; shared mailboxes (ACL, 'l' and 'r'
- * rights) plug in here. */
-static bool notify_may_see(const struct imap_session *s, int64_t owner_id)
-{
-	return owner_id == s->user.id;
-}
 
 static void notify_subs_load(struct imap_notify *n)
 {
@@ -283,15 +426,19 @@ static void notify_subs_load(struct imap_notify *n)
 	n->subs_loaded = true;
 }
 
+/* name: the session's name for the mailbox ("Other Users/<owner>/..."
+ * for another user's); own: whether it is the user's own. */
 static bool group_matches(struct imap_notify *n, const struct notify_spec_group *g,
-			  const char *name, bool delivered)
+			  const char *name, bool own, bool delivered)
 {
 	switch (g->filter) {
 	case NOTIFY_FILTER_PERSONAL:
-		return true;
+		/* §6.2: the personal namespace only */
+		return own;
 	case NOTIFY_FILTER_INBOXES:
-		/* §6.3: INBOX and every mailbox mail is delivered to */
-		return strcmp(name, "INBOX") == 0 || delivered;
+		/* §6.3: INBOX and every mailbox mail is delivered to, in the
+		 * personal namespace */
+		return own && (strcmp(name, "INBOX") == 0 || delivered);
 	case NOTIFY_FILTER_SUBSCRIBED:
 		notify_subs_load(n);
 		for (size_t i = 0; i < n->sub_count; i++)
@@ -324,7 +471,7 @@ static bool group_matches(struct imap_notify *n, const struct notify_spec_group 
  * first.  match_r (may be NULL) gets the message-match criteria for bit,
  * NULL when every message counts. */
 static unsigned int notify_events_for(struct imap_notify *n, const char *name,
-				      bool delivered, unsigned int bit,
+				      bool own, bool delivered, unsigned int bit,
 				      struct imap_search **match_r)
 {
 	unsigned int events = 0;
@@ -335,7 +482,7 @@ static unsigned int notify_events_for(struct imap_notify *n, const char *name,
 		const struct notify_spec_group *g = &n->groups[i];
 		if (found && g->generation != generation)
 			break;
-		if (!group_matches(n, g, name, delivered))
+		if (!group_matches(n, g, name, own, delivered))
 			continue;
 		found = true;
 		generation = g->generation;
@@ -343,7 +490,9 @@ static unsigned int notify_events_for(struct imap_notify *n, const char *name,
 		if ((g->events & bit) == 0)
 			continue;
 		struct imap_search *crit = bit == NOTIFY_EV_MESSAGE_NEW ? g->new_match :
-					   bit == NOTIFY_EV_FLAG_CHANGE ? g->flag_match : NULL;
+					   bit == NOTIFY_EV_FLAG_CHANGE ? g->flag_match :
+					   bit == NOTIFY_EV_ANNOTATION_CHANGE ? g->annotation_match :
+					   NULL;
 		if (crit == NULL)
 			match_all = true;
 		else if (match == NULL)
@@ -435,16 +584,19 @@ static bool condstore_on(const struct imap_session *s)
 	return IMAP_ENABLE_CONDSTORE != 0 && (s->enabled & IMAP_ENABLE_CONDSTORE) != 0;
 }
 
-static void status_write(struct imap_session *s, const struct store_mailbox *mb,
-			 enum notify_kind kind)
+static void status_write(struct imap_session *s, const char *name,
+			 const struct store_mailbox *mb, enum notify_kind kind)
 {
 	struct strbuf out = STRBUF_INIT;
 	strbuf_appends(&out, "* STATUS ");
-	imap_mailbox_write(&out, mb->name);
+	imap_mailbox_write(&out, name);
 	if (kind == KIND_FLAGS) {
 		/* §5.1: UNSEEN when \Seen changed (the only flag change a
 		 * STATUS can show without CONDSTORE) */
 		strbuf_printf(&out, " (UIDVALIDITY %u UNSEEN %u", mb->uidvalidity, mb->unseen);
+	} else if (kind == KIND_ANNOTATION) {
+		/* §5.1: UIDVALIDITY and HIGHESTMODSEQ (CONDSTORE only) */
+		strbuf_printf(&out, " (UIDVALIDITY %u", mb->uidvalidity);
 	} else {
 		/* §5.2, §5.3: UIDNEXT MESSAGES */
 		strbuf_printf(&out, " (UIDNEXT %u MESSAGES %u", mb->uidnext, mb->messages);
@@ -597,6 +749,11 @@ static enum notify_kind event_kind(const char *type)
 		{ "QuotaExceed", KIND_QUOTA_EXCEED },
 		{ "QuotaWithin", KIND_QUOTA_WITHIN },
 		{ "QuotaChange", KIND_QUOTA_CHANGE },
+		/* vendor events of the METADATA and ACL commands */
+		{ "vnd.tidings.MailboxMetadataChange", KIND_MAILBOX_METADATA },
+		{ "vnd.tidings.ServerMetadataChange", KIND_SERVER_METADATA },
+		{ "vnd.tidings.AclChange", KIND_ACL },
+		{ "vnd.tidings.AnnotationChange", KIND_ANNOTATION },
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(type, kinds[i].name) == 0)
@@ -709,19 +866,153 @@ static bool info_any_match(struct imap_server *srv, struct notify_event_info *in
 	return left > 0;
 }
 
+/* "imap://owner@host/..." -> owner (percent-decoded), or NULL. */
+static char *url_owner(const char *url)
+{
+	if (url == NULL || strncmp(url, "imap://", 7) != 0)
+		return NULL;
+	const char *p = url + 7;
+	size_t end = strcspn(p, "/");
+	const char *at = memchr(p, '@', end);
+	if (at == NULL || at == p)
+		return NULL;
+	char *owner = xmalloc((size_t)(at - p) + 1);
+	size_t w = 0;
+	for (const char *q = p; q < at; q++) {
+		int hi, lo;
+		if (*q == '%' && q + 2 < at && (hi = hex_value(q[1])) >= 0 &&
+		    (lo = hex_value(q[2])) >= 0) {
+			owner[w++] = (char)(hi * 16 + lo);
+			q += 2;
+		} else {
+			owner[w++] = *q;
+		}
+	}
+	owner[w] = '\0';
+	if (w == 0 || strlen(owner) != w) {
+		free(owner);
+		return NULL;
+	}
+	return owner;
+}
+
+static const char *info_owner(struct notify_event_info *info)
+{
+	if (!info->owner_tried) {
+		info->owner_tried = true;
+		info->owner = url_owner(json_string_value(json_object_get(info_json(info), "uri")));
+	}
+	return info->owner;
+}
+
+/* The one place that decides whether this session may learn about the
+ * event's mailbox (RFC 5465 §3.1, §7: never reveal a mailbox or message
+ * the user may not see) and the name it knows it by: its own name for
+ * the user's own mailbox, "Other Users/<owner>/<name>" for a mailbox
+ * shared with it (RFC 4314), when it has every right in need *now*.
+ * Rights are looked up per event, so monitoring stops silently when they
+ * are revoked and resumes when they are granted again (§5.9). */
+static bool notify_client_name(struct imap_notify *n, struct notify_event_info *info,
+			       uint32_t need, char name[NOTIFY_NAME_MAX], bool *own_r)
+{
+	struct imap_session *s = n->s;
+	if (!info_mailbox(s->server, info) || info->mb.noselect)
+		return false;
+	if (info->mb.user_id == s->user.id) {
+		*own_r = true;
+		snprintf(name, NOTIFY_NAME_MAX, "%s", info->mb.name);
+		return true;
+	}
+	*own_r = false;
+	const char *owner = info_owner(info);
+	if (owner == NULL)
+		return false;
+	uint32_t rights = imap_acl_rights(s, info->mb.id, info->mb.user_id);
+	if ((rights & need) != need)
+		return false;
+	int len = snprintf(name, NOTIFY_NAME_MAX, "%s/%s/%s", IMAP_SHARED_ROOT, owner,
+			   info->mb.name);
+	return len > 0 && len < NOTIFY_NAME_MAX;
+}
+
+static bool annotation_concerns(const struct imap_session *s, struct notify_event_info *info)
+{
+	json_t *j = info_json(info);
+	if (!json_is_true(json_object_get(j, "vnd.tidings.private")))
+		return true;
+	const char *who = json_string_value(json_object_get(j, "user"));
+	return who != NULL && strcmp(who, s->user.name) == 0;
+}
+
+/* §5.1 in the selected mailbox: FETCH (UID n ANNOTATION (...)) with the
+ * changed entries' values as this user sees them (value.priv and
+ * value.shared), for each message of the event still in the view (and
+ * matching draft -07's criteria). */
+static void notify_selected_annotation(struct imap_session *s, struct notify_event_info *info)
+{
+	struct imap_view *v = s->view;
+	json_t *j = info_json(info);
+	const char *set = json_string_value(json_object_get(j, "uidset"));
+	const char *names = json_string_value(json_object_get(j, "vnd.tidings.entries"));
+	uint32_t *uids = NULL;
+	size_t count = 0;
+	if (set == NULL || names == NULL || names[0] == '\0' ||
+	    seqset_to_numbers(set, &uids, &count, 1000000) < 0)
+		return;
+	if (s->notify->selected_annotation_match != NULL)
+		count = uids_filter(s->server, s->notify->selected_annotation_match,
+				    v->mailbox_id, uids, count, (uint32_t)v->count,
+				    v->count ? v->uids[v->count - 1] : 0);
+	/* the entries named, as an ANNOTATION (entries attribs) item */
+	char *copy = xstrdup(names);
+	size_t max = 1;
+	for (const char *p = copy; *p != '\0'; p++)
+		max += *p == ' ';
+	char **entries = xcalloc(max, sizeof(*entries));
+	struct imap_annotate_fetch af = { .entries = entries,
+		.attrs = IMAP_ANNOTATE_VALUE_PRIV | IMAP_ANNOTATE_VALUE_SHARED };
+	for (char *save = NULL, *e = strtok_r(copy, " ", &save); e != NULL && af.entry_count < max;
+	     e = strtok_r(NULL, " ", &save))
+		entries[af.entry_count++] = e;
+	struct imap_fetch_item item = { .kind = IMAP_FETCH_ANNOTATION, .annotation = &af };
+	struct imap_fetch_request req = { .items = &item, .count = 1 };
+	struct strbuf vals = STRBUF_INIT, out = STRBUF_INIT;
+	for (size_t i = 0; i < count && notify_room(s); i++) {
+		uint32_t seq = imap_view_seq(v, uids[i]);
+		if (seq == 0)
+			continue;
+		struct imap_fetch_message fm = { .seq = seq, .uid = uids[i] };
+		imap_annotate_fetch_fill(s, &req, uids[i], &vals, &fm);
+		strbuf_reset(&out);
+		strbuf_printf(&out, "* %u FETCH (UID %u ANNOTATION ", seq, uids[i]);
+		strbuf_append(&out, fm.annotation != NULL ? fm.annotation : "()",
+			      fm.annotation != NULL ? fm.annotation_len : 2);
+		strbuf_appends(&out, ")\r\n");
+		imap_session_send(s, out.s, out.len);
+	}
+	strbuf_free(&vals);
+	strbuf_free(&out);
+	free(entries);
+	free(copy);
+	free(uids);
+}
+
 static void notify_message_event(struct imap_notify *n, struct notify_event_info *info)
 {
 	struct imap_session *s = n->s;
 	const struct store_outbox_event *ev = info->ev;
 	unsigned int bit = info->kind == KIND_NEW ? NOTIFY_EV_MESSAGE_NEW :
 			   info->kind == KIND_EXPUNGE ? NOTIFY_EV_MESSAGE_EXPUNGE :
+			   info->kind == KIND_ANNOTATION ? NOTIFY_EV_ANNOTATION_CHANGE :
 			   NOTIFY_EV_FLAG_CHANGE;
+	/* a /private annotation is its user's alone (RFC 5257 §3.3) */
+	if (info->kind == KIND_ANNOTATION && !annotation_concerns(s, info))
+		return;
 	if (s->view != NULL && s->view->mailbox_id == ev->mailbox_id) {
 		/* §3.1: the SELECTED group alone rules message events on the
-		 * selected mailbox; without one, the RFC 3501 command-end
-		 * updates stay (docs/notify.md). */
-		if (n->has_selected && (n->selected_events & bit) != 0 && notify_room(s))
-			notify_selected_push(s);
+		 * selected mailbox (imap_notify_selected_event, called for
+		 * every session that has it selected, own or shared); without
+		 * one, the RFC 3501 command-end updates stay. */
 		return;
 	}
 	if ((n->other_events & bit) == 0)
@@ -729,19 +1020,24 @@ static void notify_message_event(struct imap_notify *n, struct notify_event_info
 	/* §5: not for a change this client made itself */
 	if (ev->origin == s->id && ev->origin_pid == getpid())
 		return;
-	if (!info_mailbox(s->server, info) || info->mb.noselect ||
-	    !notify_may_see(s, info->mb.user_id))
+	char name[NOTIFY_NAME_MAX];
+	bool own;
+	if (!notify_client_name(n, info, IMAP_ACL_LOOKUP | IMAP_ACL_READ, name, &own))
 		return;
 	struct imap_search *match = NULL;
-	if ((notify_events_for(n, info->mb.name, info->mb.delivered, bit, &match) & bit) == 0)
+	if ((notify_events_for(n, name, own, info->mb.delivered, bit, &match) & bit) == 0)
 		return;
 	/* §5.1: without CONDSTORE only an UNSEEN change can be shown */
 	if (info->kind == KIND_FLAGS && !condstore_on(s) && !info->seen_changed)
 		return;
+	/* §5.1: an annotation change shows in STATUS only as HIGHESTMODSEQ:
+	 * without CONDSTORE the client is not notified */
+	if (info->kind == KIND_ANNOTATION && !condstore_on(s))
+		return;
 	if (match != NULL && !info_any_match(s->server, info, match))
 		return;
 	if (notify_room(s))
-		status_write(s, &info->mb, info->kind);
+		status_write(s, name, &info->mb, info->kind);
 }
 
 static void notify_mailbox_event(struct imap_notify *n, struct notify_event_info *info)
@@ -765,16 +1061,17 @@ static void notify_mailbox_event(struct imap_notify *n, struct notify_event_info
 		return;
 	if (ev->origin == s->id && ev->origin_pid == getpid())
 		return;
-	if (!notify_may_see(s, ev->user_id))
+	/* the user's own mailboxes only (docs/notify.md) */
+	if (ev->user_id != s->user.id)
 		return;
 	info_names(info);
 	if (info->name == NULL)
 		return;
 	bool exists = info_mailbox(s->server, info);
 	bool delivered = exists && info->mb.delivered;
-	unsigned int events = notify_events_for(n, info->name, delivered, 0, NULL);
+	unsigned int events = notify_events_for(n, info->name, true, delivered, 0, NULL);
 	if (info->old_name != NULL)
-		events |= notify_events_for(n, info->old_name, false, 0, NULL);
+		events |= notify_events_for(n, info->old_name, true, false, 0, NULL);
 	if ((events & bit) == 0 || !notify_room(s))
 		return;
 	switch (info->kind) {
@@ -816,7 +1113,8 @@ static void notify_quota_event(struct imap_notify *n, struct notify_event_info *
 	unsigned int bit = info->kind == KIND_QUOTA_EXCEED ? NOTIFY_EV_QUOTA_EXCEED :
 			   info->kind == KIND_QUOTA_WITHIN ? NOTIFY_EV_QUOTA_WITHIN :
 			   NOTIFY_EV_QUOTA_CHANGE;
-	if ((n->other_events & bit) == 0 || !notify_may_see(s, info->ev->user_id))
+	/* one's own quota: the owner has the 'a' right draft -07 §5 asks */
+	if ((n->other_events & bit) == 0 || info->ev->user_id != s->user.id)
 		return;
 	if (info->kind != KIND_QUOTA_CHANGE &&
 	    info->ev->origin == s->id && info->ev->origin_pid == getpid())
@@ -824,7 +1122,7 @@ static void notify_quota_event(struct imap_notify *n, struct notify_event_info *
 	const char *name = "INBOX";
 	if (info_mailbox(s->server, info)) {
 		name = info->mb.name;
-		if ((notify_events_for(n, name, info->mb.delivered, 0, NULL) & bit) == 0)
+		if ((notify_events_for(n, name, true, info->mb.delivered, 0, NULL) & bit) == 0)
 			return;
 	}
 	struct store_quota q;
@@ -840,39 +1138,181 @@ static void notify_quota_event(struct imap_notify *n, struct notify_event_info *
 	strbuf_free(&out);
 }
 
+/* RFC 5465 §5.6 / §5.7: an unsolicited METADATA response (RFC 5464
+ * §4.4.2) naming the changed entry, removed entries included.  A /private
+ * entry concerns only the user who set it; a mailbox entry needs the 'l'
+ * and 'r' rights GETMETADATA needs (RFC 5464 §3.1); a /shared server
+ * entry concerns every user. */
+static void notify_metadata_event(struct imap_notify *n, struct notify_event_info *info)
+{
+	struct imap_session *s = n->s;
+	const struct store_outbox_event *ev = info->ev;
+	bool server = info->kind == KIND_SERVER_METADATA;
+	unsigned int bit = server ? NOTIFY_EV_SERVER_METADATA_CHANGE :
+				    NOTIFY_EV_MAILBOX_METADATA_CHANGE;
+	if ((n->other_events & bit) == 0)
+		return;
+	if (ev->origin == s->id && ev->origin_pid == getpid())
+		return;
+	json_t *j = info_json(info);
+	const char *entry = json_string_value(json_object_get(j, "vnd.tidings.entry"));
+	if (entry == NULL)
+		return;
+	if (strncasecmp(entry, "/private/", 9) == 0) {
+		const char *who = json_string_value(json_object_get(j, "user"));
+		if (who == NULL || strcmp(who, s->user.name) != 0)
+			return;
+	}
+	char name[NOTIFY_NAME_MAX] = "";
+	if (!server) {
+		bool own;
+		if (!notify_client_name(n, info, IMAP_ACL_LOOKUP | IMAP_ACL_READ, name, &own) ||
+		    (notify_events_for(n, name, own, info->mb.delivered, 0, NULL) & bit) == 0)
+			return;
+	} else if (ev->user_id != 0 && ev->user_id != s->user.id) {
+		return;
+	}
+	if (!notify_room(s))
+		return;
+	struct strbuf out = STRBUF_INIT;
+	strbuf_appends(&out, "* METADATA ");
+	imap_mailbox_write(&out, name);
+	strbuf_appendc(&out, ' ');
+	imap_write_astring(&out, entry);
+	strbuf_appends(&out, "\r\n");
+	imap_session_send(s, out.s, out.len);
+	strbuf_free(&out);
+}
+
+/* draft -07 §5.9 AdminMailbox: the mailbox's new ACL, as GETACL answers
+ * it, to the sessions that may run GETACL on it after the change ('l'
+ * and 'a'; the owner always may).  One that lost the right hears
+ * nothing (the draft's MAY is not taken: silence reveals less). */
+static void notify_acl_event(struct imap_notify *n, struct notify_event_info *info)
+{
+	struct imap_session *s = n->s;
+	const struct store_outbox_event *ev = info->ev;
+	if ((n->other_events & NOTIFY_EV_ADMIN_MAILBOX) == 0)
+		return;
+	if (ev->origin == s->id && ev->origin_pid == getpid())
+		return;
+	char name[NOTIFY_NAME_MAX];
+	bool own;
+	if (!notify_client_name(n, info, IMAP_ACL_LOOKUP | IMAP_ACL_ADMIN, name, &own) ||
+	    (notify_events_for(n, name, own, info->mb.delivered, 0, NULL) &
+	     NOTIFY_EV_ADMIN_MAILBOX) == 0)
+		return;
+	const char *owner = own ? s->user.name : info_owner(info);
+	struct store_acl_entry *e = NULL;
+	size_t count = 0;
+	struct store_error err;
+	if (owner == NULL ||
+	    store_acl_get(s->server->store, info->mb.id, &e, &count, &err) < 0)
+		return;
+	if (!notify_room(s)) {
+		free(e);
+		return;
+	}
+	struct strbuf out = STRBUF_INIT;
+	char letters[IMAP_ACL_LETTERS_MAX + 1];
+	strbuf_appends(&out, "* ACL ");
+	imap_mailbox_write(&out, name);
+	/* the owner's implicit entry first, as cmd_getacl writes it */
+	imap_acl_to_letters(IMAP_ACL_ALL, true, letters);
+	strbuf_appendc(&out, ' ');
+	imap_write_astring(&out, owner);
+	strbuf_printf(&out, " %s", letters);
+	for (size_t i = 0; i < count; i++) {
+		imap_acl_to_letters(imap_acl_from_letters(e[i].rights), true, letters);
+		strbuf_appendc(&out, ' ');
+		imap_write_astring(&out, e[i].identifier);
+		strbuf_appendc(&out, ' ');
+		imap_write_astring(&out, letters);
+	}
+	strbuf_appends(&out, "\r\n");
+	free(e);
+	imap_session_send(s, out.s, out.len);
+	strbuf_free(&out);
+}
+
+static void hub_dispatch(struct imap_notify *n, struct notify_event_info *info)
+{
+	/* a session reached through two indexes hears an event once */
+	if (n->last_seq == info->ev->seq || n->s->conn == NULL || n->s->closing)
+		return;
+	n->last_seq = info->ev->seq;
+	switch (info->kind) {
+	case KIND_NEW:
+	case KIND_EXPUNGE:
+	case KIND_FLAGS:
+	case KIND_ANNOTATION:
+		notify_message_event(n, info);
+		break;
+	case KIND_QUOTA_EXCEED:
+	case KIND_QUOTA_WITHIN:
+	case KIND_QUOTA_CHANGE:
+		notify_quota_event(n, info);
+		break;
+	case KIND_MAILBOX_METADATA:
+	case KIND_SERVER_METADATA:
+		notify_metadata_event(n, info);
+		break;
+	case KIND_ACL:
+		notify_acl_event(n, info);
+		break;
+	default:
+		notify_mailbox_event(n, info);
+		break;
+	}
+	/* n may be gone now (NOTIFICATIONOVERFLOW) */
+}
+
 static void hub_on_event(const struct store_outbox_event *ev, void *ctx)
 {
 	struct imap_notify_hub *hub = ctx;
-	if (ev->user_id == 0)
-		return;
-	size_t b = user_bucket(ev->user_id);
-	if (hub->by_user[b] == NULL)
-		return;
 	enum notify_kind kind = event_kind(ev->type);
 	if (kind == KIND_NONE)
 		return;
 	struct notify_event_info info = { .ev = ev, .kind = kind };
+	if (ev->user_id == 0) {
+		/* a /shared server entry: every session that asked */
+		if (kind == KIND_SERVER_METADATA) {
+			struct notify_link *lnext;
+			for (struct notify_link *l = hub->server_meta; l != NULL; l = lnext) {
+				lnext = l->next;
+				hub_dispatch(l->n, &info);
+			}
+		}
+		goto out;
+	}
 	if (kind == KIND_FLAGS)
 		info.seen_changed = event_seen_changed(&info);
+	size_t b = user_bucket(ev->user_id);
+	/* Only the sessions the event concerns: the owner's, and those
+	 * watching the owner's shared mailboxes.  NOTIFICATIONOVERFLOW may
+	 * free the current one, so the next is taken first. */
 	struct imap_notify *next;
-	/* Only this user's NOTIFY sessions: O(sessions concerned). */
 	for (struct imap_notify *n = hub->by_user[b]; n != NULL; n = next) {
 		next = n->next;
-		if (n->user_id != ev->user_id || n->s->conn == NULL || n->s->closing)
-			continue;
-		if (kind == KIND_NEW || kind == KIND_EXPUNGE || kind == KIND_FLAGS)
-			notify_message_event(n, &info);
-		else if (kind == KIND_QUOTA_EXCEED || kind == KIND_QUOTA_WITHIN ||
-			 kind == KIND_QUOTA_CHANGE)
-			notify_quota_event(n, &info);
-		else
-			notify_mailbox_event(n, &info);
-		/* n may be gone now (NOTIFICATIONOVERFLOW) */
+		if (n->user_id == ev->user_id)
+			hub_dispatch(n, &info);
 	}
+	struct notify_link *lnext;
+	for (struct notify_link *l = hub->by_owner[b]; l != NULL; l = lnext) {
+		lnext = l->next;
+		if (l->owner_id == ev->user_id)
+			hub_dispatch(l->n, &info);
+	}
+	for (struct notify_link *l = hub->any_owner; l != NULL; l = lnext) {
+		lnext = l->next;
+		hub_dispatch(l->n, &info);
+	}
+out:
 	if (info.json != NULL)
 		json_decref(info.json);
 	free(info.name);
 	free(info.old_name);
+	free(info.owner);
 }
 
 bool imap_notify_add_fits(const struct imap_session *s, const struct notify_command *cmd,
@@ -899,13 +1339,21 @@ void imap_notify_status_all(struct imap_session *s)
 	struct store_error err;
 	if (store_mailbox_list(s->server->store, s->user.id, &list, &count, &err) < 0)
 		return;
+	/* the shared mailboxes it may see, named "Other Users/owner/name",
+	 * for the MAILBOXES and SUBTREE groups naming them */
+	if (n->link_count > 0 &&
+	    imap_mailbox_list_add_shared(s, &list, &count, &err) < 0)
+		log_warn("imap: NOTIFY STATUS: shared mailboxes of %s: %s",
+			 s->user.name, err.msg);
 	struct strbuf out = STRBUF_INIT;
 	for (size_t i = 0; i < count && s->notify != NULL; i++) {
 		const struct store_mailbox *mb = &list[i];
-		if (mb->noselect || !notify_may_see(s, mb->user_id) ||
-		    (s->view != NULL && s->view->mailbox_id == mb->id))
+		bool own = mb->user_id == s->user.id;
+		if (mb->noselect || (s->view != NULL && s->view->mailbox_id == mb->id))
 			continue;
-		unsigned int events = notify_events_for(n, mb->name, mb->delivered, 0, NULL);
+		if (!own && (imap_acl_rights(s, mb->id, mb->user_id) & IMAP_ACL_READ) == 0)
+			continue;
+		unsigned int events = notify_events_for(n, mb->name, own, mb->delivered, 0, NULL);
 		if ((events & (NOTIFY_EV_MESSAGE_NEW | NOTIFY_EV_FLAG_CHANGE)) == 0)
 			continue;
 		/* §3.1: MESSAGES, UIDNEXT, UIDVALIDITY for MessageNew;
@@ -925,6 +1373,75 @@ void imap_notify_status_all(struct imap_session *s)
 	}
 	strbuf_free(&out);
 	free(list);
+}
+
+/* §3.1: a named mailbox the user can LIST but lacks another right on (a
+ * shared one with 'l' and no 'r') gets LIST (\NoAccess); one that does
+ * not exist or that the user may not LIST is ignored in silence. */
+void imap_notify_noaccess_report(struct imap_session *s)
+{
+	struct imap_notify *n = s->notify;
+	if (n == NULL || n->link_count == 0)
+		return;
+	for (size_t i = 0; i < n->group_count; i++) {
+		const struct notify_spec_group *g = &n->groups[i];
+		if ((g->filter != NOTIFY_FILTER_MAILBOXES && g->filter != NOTIFY_FILTER_SUBTREE) ||
+		    g->events == 0)
+			continue;
+		for (size_t j = 0; j < g->name_count; j++) {
+			if (!imap_mailbox_is_shared_name(g->names[j]))
+				continue;
+			struct imap_mailbox_ref ref;
+			struct store_error err;
+			if (imap_mailbox_resolve(s, g->names[j], &ref, &err) < 0 ||
+			    !ref.exists || (ref.rights & IMAP_ACL_READ) != 0)
+				continue;
+			list_write(s, "\\NoAccess", ref.mb.name, NULL);
+		}
+	}
+}
+
+/* The selected mailbox changed (server_on_event has queued the view's
+ * updates): SELECTED / SELECTED-DELAYED send them now (§6.1). */
+void imap_notify_selected_event(struct imap_session *s,
+				const struct store_outbox_event *ev)
+{
+	struct imap_notify *n = s->notify;
+	if (n == NULL || !n->has_selected)
+		return;
+	enum notify_kind kind = event_kind(ev->type);
+	if (kind == KIND_ANNOTATION) {
+		struct notify_event_info info = { .ev = ev, .kind = kind };
+		/* a shared mailbox: only while the user may still read it */
+		uint32_t rights = s->view->acl_shared ?
+			imap_acl_rights(s, ev->mailbox_id, ev->user_id) : IMAP_ACL_ALL;
+		if ((n->selected_events & NOTIFY_EV_ANNOTATION_CHANGE) != 0 &&
+		    (rights & IMAP_ACL_READ) != 0 && annotation_concerns(s, &info) &&
+		    !(ev->origin == s->id && ev->origin_pid == getpid()))
+			notify_selected_annotation(s, &info);
+		if (info.json != NULL)
+			json_decref(info.json);
+		return;
+	}
+	unsigned int bit = kind == KIND_NEW ? NOTIFY_EV_MESSAGE_NEW :
+			   kind == KIND_EXPUNGE ? NOTIFY_EV_MESSAGE_EXPUNGE :
+			   kind == KIND_FLAGS ? NOTIFY_EV_FLAG_CHANGE : 0;
+	if ((n->selected_events & bit) != 0 && notify_room(s))
+		notify_selected_push(s);
+}
+
+/* A command has ended: what RFC 3501 §7.4.1 held back while it ran (an
+ * EXPUNGE during FETCH, STORE or SEARCH) goes out now under SELECTED
+ * rather than waiting for the next command (§5.3, §6.1.1). */
+void imap_notify_command_done(struct imap_session *s)
+{
+	struct imap_notify *n = s->notify;
+	struct imap_view *v = s->view;
+	if (n == NULL || !n->has_selected || v == NULL ||
+	    (v->pending_expunge_count == 0 && v->pending_flags_count == 0 && !v->pending_new))
+		return;
+	if (notify_room(s))
+		notify_selected_push(s);
 }
 
 /* ---- the hub ---- */

@@ -5,13 +5,14 @@
 #include "imap/imap-private.h"
 #include "imap/notify-parse.h"
 
-/* The events the matcher can deliver now (the others get BADEVENT). */
+/* The events the matcher can deliver (any other gets NO [BADEVENT]). */
 #define IMAP_NOTIFY_SUPPORTED (NOTIFY_EV_MESSAGE_NEW | NOTIFY_EV_MESSAGE_EXPUNGE | \
-			       NOTIFY_EV_FLAG_CHANGE | NOTIFY_EV_MAILBOX_NAME | \
+			       NOTIFY_EV_FLAG_CHANGE | NOTIFY_EV_ANNOTATION_CHANGE | NOTIFY_EV_MAILBOX_NAME | \
 			       NOTIFY_EV_SUBSCRIPTION_CHANGE | NOTIFY_EV_MAILBOX_CREATE | \
 			       NOTIFY_EV_MAILBOX_DELETE | NOTIFY_EV_MAILBOX_RENAME | \
 			       NOTIFY_EV_QUOTA_EXCEED | NOTIFY_EV_QUOTA_WITHIN | \
-			       NOTIFY_EV_QUOTA_CHANGE)
+			       NOTIFY_EV_QUOTA_CHANGE | NOTIFY_EV_MAILBOX_METADATA_CHANGE | \
+			       NOTIFY_EV_SERVER_METADATA_CHANGE | NOTIFY_EV_ADMIN_MAILBOX)
 
 /* Replaces the session's NOTIFY state with cmd (NOTIFY SET), taking its
  * groups; names are converted to the store's form.  0, or -1 (BAD) with
@@ -25,5 +26,8 @@ bool imap_notify_add_fits(const struct imap_session *s, const struct notify_comm
 /* SET STATUS: one STATUS for each mailbox that the message events of the
  * non-selected groups cover (§3.1). */
 void imap_notify_status_all(struct imap_session *s);
+/* SET: LIST (\NoAccess) for each named shared mailbox the user may LIST
+ * but not read (§3.1). */
+void imap_notify_noaccess_report(struct imap_session *s);
 
 #endif

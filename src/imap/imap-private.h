@@ -68,6 +68,12 @@ struct imap_view {
 	 * on it as of SELECT (§5.1.1 lets a server keep them until then) */
 	bool acl_shared;
 	uint32_t acl_rights;
+	/* IMAP4rev2 (RFC 9051 App. E item 12): no \Recent, no RECENT */
+	bool no_recent;
+	/* SEARCHRES (RFC 5182): the "$" of the last SEARCH RETURN (SAVE),
+	 * ascending UIDs; expunged ones drop out when "$" is resolved. */
+	uint32_t *saved;
+	size_t saved_count;
 };
 
 /* A command in progress that yields the loop (FETCH of much data). */
@@ -80,6 +86,7 @@ struct imap_fetch_job {
 	size_t next;
 	size_t vanished;    /* requested messages no longer in the store */
 	uint64_t changedsince;  /* RFC 7162 CHANGEDSINCE; 0 = none */
+	bool unknown_cte;   /* a BINARY item failed: NO [UNKNOWN-CTE] */
 };
 
 /* ENABLEd extensions (RFC 5161).  A bit stays 0 until its extension is
@@ -87,8 +94,8 @@ struct imap_fetch_job {
 enum imap_enable_bits {
 	IMAP_ENABLE_CONDSTORE = 1 << 0,
 	IMAP_ENABLE_QRESYNC = 1 << 1,
-	IMAP_ENABLE_UTF8_ACCEPT = 0,
-	IMAP_ENABLE_IMAP4REV2 = 0,
+	IMAP_ENABLE_UTF8_ACCEPT = 1 << 2,
+	IMAP_ENABLE_IMAP4REV2 = 1 << 3,
 };
 
 struct imap_session {
@@ -418,6 +425,43 @@ uint32_t imap_acl_flags_allowed(uint32_t rights, uint32_t flags,
 				bool *keywords_ok_r);
 /* cmd-append.c */
 imap_cmd_fn cmd_append;
+/* cmd-annotate.c: ANNOTATE-EXPERIMENT-1 (RFC 5257) */
+struct imap_annotate_store;
+struct imap_annotate_loaded;
+struct imap_search_message;
+/* SELECT/EXAMINE: "* OK [ANNOTATIONS n]" or "[ANNOTATIONS READ-ONLY]". */
+void imap_annotate_select_write(struct imap_session *s, struct strbuf *o,
+				bool readonly);
+/* FETCH: when req has ANNOTATION, fm->annotation = the message's entries
+ * (written into buf, which the caller frees after imap_fetch_write). */
+void imap_annotate_fetch_fill(struct imap_session *s,
+			      const struct imap_fetch_request *req,
+			      uint32_t uid, struct strbuf *buf,
+			      struct imap_fetch_message *fm);
+/* SEARCH with ANNOTATION keys: fills sm->annotations for message uid of
+ * the selected mailbox; free the result after matching. */
+struct imap_annotate_loaded *
+imap_annotate_search_load(struct imap_session *s, uint32_t uid,
+			  struct imap_search_message *sm);
+void imap_annotate_loaded_free(struct imap_annotate_loaded **l);
+/* STORE set ANNOTATION (...): runs and answers the whole command. */
+void imap_annotate_store_run(struct imap_session *s, const char *tag,
+			     const struct imap_arg *args, size_t count,
+			     bool uid, bool conditional,
+			     uint64_t unchangedsince);
+/* APPEND's ANNOTATION (...) at args[*i] (none: st empty, 0); -1 after
+ * answering BAD.  Then _check (rights, limits: -1 after answering NO)
+ * before the append, _apply to the new message after it. */
+int imap_annotate_append_parse(struct imap_session *s, const char *tag,
+			       const struct imap_arg *args, size_t count,
+			       size_t *i, struct imap_annotate_store *st);
+int imap_annotate_append_check(struct imap_session *s, const char *tag,
+			       const struct imap_annotate_store *st,
+			       uint32_t rights);
+int imap_annotate_append_apply(struct imap_session *s, int64_t mailbox_id,
+			       uint32_t uid,
+			       const struct imap_annotate_store *st,
+			       struct store_error *err);
 /* cmd-message.c */
 imap_cmd_fn cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search,
 	cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_uid;
@@ -435,6 +479,7 @@ enum imap_esearch_option {
 	IMAP_ESEARCH_MAX = 1 << 1,
 	IMAP_ESEARCH_ALL = 1 << 2,
 	IMAP_ESEARCH_COUNT = 1 << 3,
+	IMAP_ESEARCH_SAVE = 1 << 4,    /* SEARCHRES (RFC 5182) */
 };
 /* A leading "RETURN (opts)": 1 with the options and the number of
  * arguments it took, 0 when absent, -1 (BAD) with *error_r. */
@@ -456,6 +501,12 @@ void imap_notify_session_free(struct imap_session *s);
 /* After EXISTS for the view's messages from index first on: the FETCH of
  * NOTIFY's MessageNew fetch-att for them (RFC 5465 §5.2). */
 void imap_notify_new_messages(struct imap_session *s, size_t first);
+/* The selected mailbox had event type (its updates are queued): NOTIFY
+ * SELECTED sends them now.  And after every command: what §7.4.1 of RFC
+ * 3501 held back while it ran goes out now. */
+void imap_notify_selected_event(struct imap_session *s,
+				const struct store_outbox_event *ev);
+void imap_notify_command_done(struct imap_session *s);
 /* cmd-qresync.c: CONDSTORE and QRESYNC (RFC 7162) */
 /* mod-sequence-value (1..2^63-1), or with allow_zero -valzer.  0 / -1. */
 int imap_modseq_parse(const struct imap_arg *arg, bool allow_zero,
@@ -469,6 +520,12 @@ void imap_condstore_enable(struct imap_session *s);
  * lines when long).  Also for NOTIFY sessions with QRESYNC. */
 void imap_vanished_write(struct imap_session *s, bool earlier,
 			 const uint32_t *uids, size_t count);
+/* The tagged OK's code after EXPUNGE / UID EXPUNGE / MOVE removed messages
+ * from the selected mailbox: "HIGHESTMODSEQ n" once QRESYNC is enabled
+ * (RFC 7162 §3.2.9, RFC 6851 §4.4), else nothing.  Into code, a buffer
+ * of size bytes (at least 48); returns code, or NULL for no code. */
+const char *imap_qresync_expunge_code(struct imap_session *s, char *code,
+				      size_t size);
 struct imap_select_params {
 	bool condstore;
 	bool qresync;
@@ -518,6 +575,39 @@ void imap_esearch_modseq_append(struct strbuf *o, uint64_t modseq);
 /* STORE's (UNCHANGEDSINCE n).  0, or -1 (BAD). */
 int imap_store_modifiers_parse(const struct imap_arg *arg, uint64_t *unchangedsince_r,
 			       const char **error_r);
+/* cmd-rev2.c: IMAP4rev2 (RFC 9051), UTF8=ACCEPT (RFC 6855) */
+bool imap_rev2_enabled(const struct imap_session *s);
+/* Mailbox names in UTF-8 (UTF8=ACCEPT or IMAP4rev2 enabled). */
+bool imap_utf8_enabled(const struct imap_session *s);
+/* The form imap_mailbox_write/imap_mailbox_from_client use: set by the
+ * server around each command to the running session's. */
+void imap_mailbox_names_utf8_set(bool on);
+bool imap_mailbox_names_utf8(void);
+/* ENABLE's side effects for IMAP4rev2 / UTF8=ACCEPT. */
+void imap_rev2_enable(struct imap_session *s, unsigned int bit);
+struct imap_search_limits;
+/* base with the session's rev2 / UTF8=ACCEPT restrictions added. */
+void imap_search_limits_for(const struct imap_session *s,
+			    const struct imap_search_limits *base,
+			    struct imap_search_limits *out);
+/* A UTF-8 mailbox name as RFC 6855 §3 allows it: 0 / -1. */
+int imap_mailbox_name_utf8_check(const char *name);
+/* STATUS SIZE (RFC 9051 §6.3.11, RFC 8438). */
+bool imap_status_size_item(const struct imap_arg *a);
+void imap_status_size_write(struct imap_session *s, struct strbuf *o,
+			    const struct store_mailbox *mb);
+/* APPEND's message argument from args[i]: a literal (literal8 too, RFC
+ * 3516 §4.4), or UTF8 (~{n}) once UTF8=ACCEPT is enabled (RFC 6855 §4).
+ * 0, or -1 (BAD) with *error_r. */
+int imap_append_message_arg(const struct imap_session *s,
+			    const struct imap_arg *args, size_t count,
+			    size_t i, const struct imap_arg **msg_r,
+			    const char **error_r);
+/* SEARCHRES (RFC 5182 §2.4): sets the view's "$" from a SEARCH with
+ * RETURN (SAVE ...) that found nums[0..count) (UIDs when uid, else
+ * sequence numbers, ascending). */
+void imap_searchres_save(struct imap_session *s, unsigned int options,
+			 bool uid, const uint32_t *nums, size_t count);
 /* cmd-idle.c */
 imap_cmd_fn cmd_idle;
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -30,6 +31,7 @@ enum search_op {
 	SEARCH_KEYWORD,
 	SEARCH_SEQSET,
 	SEARCH_UIDSET,
+	SEARCH_SAVED,      /* "$" (RFC 5182): the saved result */
 	SEARCH_LARGER,
 	SEARCH_SMALLER,
 	SEARCH_MODSEQ,
@@ -39,9 +41,14 @@ enum search_op {
 	SEARCH_SENTBEFORE,
 	SEARCH_SENTON,
 	SEARCH_SENTSINCE,
+	SEARCH_OLDER,      /* WITHIN (RFC 5032): number = interval */
+	SEARCH_YOUNGER,
 	SEARCH_HEADER,     /* FROM, TO, CC, BCC, SUBJECT, HEADER */
 	SEARCH_BODY,
 	SEARCH_TEXT,
+	/* ANNOTATION entry attrib value (RFC 5257 §4.8): field = entry
+	 * pattern, flag_mask = attribute bits, str = folded needle */
+	SEARCH_ANNOTATION,
 };
 
 /* What a key needs from the message: the evaluation order. */
@@ -87,6 +94,7 @@ struct search_node {
 struct imap_search {
 	struct search_node root;
 	bool uses_modseq;
+	bool uses_annotations;
 };
 
 /* ---- case folding ---- */
@@ -291,6 +299,8 @@ struct search_parser {
 	unsigned int max_keys;
 	unsigned int keys;
 	bool uses_modseq;
+	bool uses_annotations;
+	bool no_recent_keys;
 	const char *error;
 	bool badcharset;
 };
@@ -509,6 +519,8 @@ static int search_parse_keyword(struct search_parser *p, const char *s,
 			}
 		}
 		if (search_name_is(s, len, "\\Recent")) {
+			if (p->no_recent_keys)
+				return search_fail(p, "No \\Recent in IMAP4rev2");
 			node->op = SEARCH_FLAGS;
 			node->recent = negate ? 0 : 1;
 			return 0;
@@ -579,6 +591,62 @@ static void search_set_needle(struct search_node *node, const char *s,
 	node->str = strbuf_detach(&folded, NULL);
 }
 
+/* ANNOTATION entry-match att-search value (RFC 5257 §4.8).  Only value,
+ * value.priv and value.shared may be searched: anything else is BAD. */
+static int search_parse_annotation(struct search_parser *p,
+				   const struct imap_arg *args, size_t count,
+				   size_t *i, struct search_node *node)
+{
+	const char *s;
+	size_t len;
+	unsigned int bits;
+
+	if (*i + 3 > count)
+		return search_fail(p, "ANNOTATION needs an entry, an attribute and a value");
+	if (!imap_arg_list_mailbox(&args[*i], &s, &len) ||
+	    !imap_annotate_entry_valid(s, len, true))
+		return search_fail(p, "Invalid annotation entry name");
+	node->field = xmemdupz(s, len);
+	node->field_len = len;
+	(*i)++;
+	if (!search_arg_astring(&args[*i], &s, &len) ||
+	    !imap_annotate_attr_parse(s, len, false, &bits) ||
+	    (bits & ~(unsigned int)(IMAP_ANNOTATE_VALUE_PRIV |
+				    IMAP_ANNOTATE_VALUE_SHARED)) != 0 ||
+	    bits == 0)
+		return search_fail(p, "ANNOTATION searches only value, value.priv or value.shared");
+	(*i)++;
+	if (search_next_astring(p, args, count, i, &s, &len) < 0)
+		return -1;
+	node->flag_mask = bits;
+	search_set_needle(node, s, len);
+	node->op = SEARCH_ANNOTATION;
+	p->uses_annotations = true;
+	return 0;
+}
+
+static bool search_match_annotation(const struct search_node *node,
+				    const struct imap_search_message *msg)
+{
+	struct strbuf folded = STRBUF_INIT;
+	bool found = false;
+
+	for (size_t k = 0; k < msg->annotation_count && !found; k++) {
+		const struct imap_annotate_value *a = &msg->annotations[k];
+		unsigned int bit = a->priv ? IMAP_ANNOTATE_VALUE_PRIV :
+					     IMAP_ANNOTATE_VALUE_SHARED;
+		if ((node->flag_mask & bit) == 0 ||
+		    !imap_annotate_entry_match(node->field, a->entry))
+			continue;
+		strbuf_reset(&folded);
+		search_fold(a->value, a->len, &folded);
+		found = search_contains(folded.s, folded.len, node->str,
+					node->str_len);
+	}
+	strbuf_free(&folded);
+	return found;
+}
+
 static int search_parse_key(struct search_parser *p,
 			    const struct imap_arg *args, size_t count,
 			    size_t *i, unsigned int depth,
@@ -609,6 +677,10 @@ static int search_parse_key(struct search_parser *p,
 	name = arg->str;
 	name_len = arg->len;
 
+	if (search_name_is(name, name_len, "$")) {
+		node->op = SEARCH_SAVED;
+		return 0;
+	}
 	if (search_looks_like_seqset(name, name_len)) {
 		node->op = SEARCH_SEQSET;
 		return search_parse_seqset(p, name, name_len, node);
@@ -618,6 +690,8 @@ static int search_parse_key(struct search_parser *p,
 			       sizeof(search_flag_keys[0]); k++) {
 		const struct search_flag_key *fk = &search_flag_keys[k];
 		if (search_name_is(name, name_len, fk->name)) {
+			if (p->no_recent_keys && fk->recent >= 0)
+				return search_fail(p, "RECENT, NEW and OLD are not IMAP4rev2 search keys");
 			node->op = SEARCH_FLAGS;
 			node->flag_mask = fk->mask;
 			node->flag_want = fk->want;
@@ -703,11 +777,29 @@ static int search_parse_key(struct search_parser *p,
 	if (search_name_is(name, name_len, "UID")) {
 		if (search_next_astring(p, args, count, i, &s, &len) < 0)
 			return -1;
+		/* RFC 5182: "UID $" is the same messages as "$" */
+		if (search_name_is(s, len, "$")) {
+			node->op = SEARCH_SAVED;
+			return 0;
+		}
 		node->op = SEARCH_UIDSET;
 		return search_parse_seqset(p, s, len, node);
 	}
 	if (search_name_is(name, name_len, "MODSEQ"))
 		return search_parse_modseq(p, args, count, i, node);
+	if (search_name_is(name, name_len, "ANNOTATION"))
+		return search_parse_annotation(p, args, count, i, node);
+	if (search_name_is(name, name_len, "OLDER") ||
+	    search_name_is(name, name_len, "YOUNGER")) {
+		/* RFC 5032 §3: nz-number, which RFC 3501 bounds to 32 bits */
+		if (search_next_astring(p, args, count, i, &s, &len) < 0)
+			return -1;
+		if (!search_parse_number(s, len, &node->number) ||
+		    node->number == 0 || node->number > UINT32_MAX)
+			return search_fail(p, "OLDER and YOUNGER need a number of seconds (1 to 4294967295)");
+		node->op = name_len == 5 ? SEARCH_OLDER : SEARCH_YOUNGER;
+		return 0;
+	}
 	if (search_name_is(name, name_len, "NOT") ||
 	    search_name_is(name, name_len, "OR")) {
 		size_t n = name_len == 2 ? 2 : 1;
@@ -755,6 +847,8 @@ int imap_search_parse(const struct imap_arg *args, size_t count,
 		p.max_depth = limits->max_depth;
 	if (limits != NULL && limits->max_keys > 0)
 		p.max_keys = limits->max_keys;
+	if (limits != NULL)
+		p.no_recent_keys = limits->no_recent_keys;
 	if (p.max_depth > SEARCH_HARD_MAX_DEPTH)
 		p.max_depth = SEARCH_HARD_MAX_DEPTH;
 
@@ -767,6 +861,12 @@ int imap_search_parse(const struct imap_arg *args, size_t count,
 
 		if (count < 2 || !search_arg_astring(&args[1], &cs, &cs_len)) {
 			*error_r = "Missing charset";
+			return -1;
+		}
+		/* RFC 6855 §3: after ENABLE UTF8=ACCEPT, a CHARSET conflicts
+		 * with the UTF-8 the strings are already in. */
+		if (limits != NULL && limits->no_charset) {
+			*error_r = "No SEARCH CHARSET after ENABLE UTF8=ACCEPT";
 			return -1;
 		}
 		if (!search_name_is(cs, cs_len, "UTF-8") &&
@@ -792,6 +892,7 @@ int imap_search_parse(const struct imap_arg *args, size_t count,
 		return -1;
 	}
 	search->uses_modseq = p.uses_modseq;
+	search->uses_annotations = p.uses_annotations;
 	*search_r = search;
 	return 0;
 }
@@ -810,9 +911,19 @@ bool imap_search_needs_body(const struct imap_search *search)
 	return search->root.cost != SEARCH_COST_CHEAP;
 }
 
+bool imap_search_needs_header_only(const struct imap_search *search)
+{
+	return search->root.cost == SEARCH_COST_HEADER;
+}
+
 bool imap_search_uses_modseq(const struct imap_search *search)
 {
 	return search->uses_modseq;
+}
+
+bool imap_search_uses_annotations(const struct imap_search *search)
+{
+	return search->uses_annotations;
 }
 
 /* ---- matching ---- */
@@ -866,6 +977,23 @@ static bool search_set_contains(struct search_node *node, uint32_t star,
 		node->resolved_valid = true;
 	}
 	return seqset_contains(&node->resolved, n);
+}
+
+static bool search_saved_contains(const struct imap_search_context *ctx,
+				  uint32_t uid)
+{
+	size_t lo = 0, hi = ctx->saved_uids != NULL ? ctx->saved_count : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ctx->saved_uids[mid] == uid)
+			return true;
+		if (ctx->saved_uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 static bool search_keyword_has(const char *keywords, const char *kw,
@@ -1034,12 +1162,16 @@ static bool search_node_match(struct search_node *node,
 		return search_set_contains(node, st->ctx->max_seq, msg->seq);
 	case SEARCH_UIDSET:
 		return search_set_contains(node, st->ctx->max_uid, msg->uid);
+	case SEARCH_SAVED:
+		return search_saved_contains(st->ctx, msg->uid);
 	case SEARCH_LARGER:
 		return msg->size > node->number;
 	case SEARCH_SMALLER:
 		return msg->size < node->number;
 	case SEARCH_MODSEQ:
 		return msg->modseq >= node->number;
+	case SEARCH_ANNOTATION:
+		return search_match_annotation(node, msg);
 	case SEARCH_BEFORE:
 		return search_local_day(msg->internaldate, msg->tz_offset) <
 		       node->day;
@@ -1055,6 +1187,10 @@ static bool search_node_match(struct search_node *node,
 		return search_sent_day(st, &day) && day == node->day;
 	case SEARCH_SENTSINCE:
 		return search_sent_day(st, &day) && day >= node->day;
+	case SEARCH_OLDER:
+		return msg->internaldate <= (int64_t)time(NULL) - (int64_t)node->number;
+	case SEARCH_YOUNGER:
+		return msg->internaldate >= (int64_t)time(NULL) - (int64_t)node->number;
 	case SEARCH_HEADER:
 		return search_match_header(st, node);
 	case SEARCH_BODY:

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/imap-annotate.h"
 #include "imap/imap-parser.h"
 
 struct imap_search;
@@ -16,6 +17,11 @@ struct imap_search;
 struct imap_search_limits {
 	unsigned int max_depth;   /* nesting of (), OR, NOT */
 	unsigned int max_keys;
+	/* IMAP4rev2 (RFC 9051 §6.4.4 has no RECENT, NEW, OLD keys and no
+	 * \Recent keyword): refuse them as unknown keys. */
+	bool no_recent_keys;
+	/* UTF8=ACCEPT enabled: a CHARSET is refused (RFC 6855 §3). */
+	bool no_charset;
 };
 /* limits may be NULL, and a 0 field means the default (depth 32, 1000
  * keys); depth is capped at 128 whatever is asked, since parsing and
@@ -33,11 +39,22 @@ int imap_search_parse(const struct imap_arg *args, size_t count,
 		      bool *badcharset_r);
 void imap_search_free(struct imap_search **search);
 
+/* WITHIN (RFC 5032): OLDER n and YOUNGER n (n an nz-number of seconds)
+ * compare INTERNALDATE with the time of the match, to the second: OLDER
+ * matches INTERNALDATE <= now - n, YOUNGER INTERNALDATE >= now - n. */
+
 /* True when any key needs the message text (header or body). */
 bool imap_search_needs_body(const struct imap_search *search);
+/* True when the keys that need the text look at the top-level header
+ * only (HEADER, FROM, SUBJECT, SENT*, ...): the caller may then load just
+ * the header (store_body_header), with the empty line that ends it. */
+bool imap_search_needs_header_only(const struct imap_search *search);
 /* True when a MODSEQ key was used (RFC 7162 §3.1.5: the SEARCH response
  * then carries "(MODSEQ n)" with the highest mod-sequence found). */
 bool imap_search_uses_modseq(const struct imap_search *search);
+/* True when an ANNOTATION key (RFC 5257 §4.8) was used: the caller then
+ * fills imap_search_message.annotations (else such keys never match). */
+bool imap_search_uses_annotations(const struct imap_search *search);
 
 struct imap_search_message {
 	uint32_t seq;             /* message sequence number */
@@ -53,11 +70,19 @@ struct imap_search_message {
 	 * loads it when imap_search_needs_body() says so. */
 	const char *data;
 	size_t len;
+	/* ANNOTATION keys: the values the user may read (imap_search_uses_
+	 * annotations() says when they are needed); NULL/0: none */
+	const struct imap_annotate_value *annotations;
+	size_t annotation_count;
 };
 
 struct imap_search_context {
 	uint32_t max_seq;   /* '*' for sequence sets */
 	uint32_t max_uid;   /* '*' for UID sets */
+	/* SEARCHRES (RFC 5182): the UIDs (ascending) that the key "$" and
+	 * "UID $" stand for; none when NULL. */
+	const uint32_t *saved_uids;
+	size_t saved_count;
 };
 
 /* Evaluates the program for one message.  Date keys compare dates

@@ -415,9 +415,14 @@ static void session_execute(struct imap_session *s, const char *data, size_t len
 	s->cmd_name = c->name;
 	s->cmd_uid = false;
 	s->cmd_silent_store = false;
+	/* UTF-8 mailbox names for this command (RFC 6855, RFC 9051) */
+	imap_mailbox_names_utf8_set(imap_utf8_enabled(s));
 	c->fn(s, &cmd);
+	imap_mailbox_names_utf8_set(false);
 	s->cmd_name = NULL;
 	imap_parsed_command_free(&cmd);
+	if (s->notify != NULL)
+		imap_notify_command_done(s);
 }
 
 static void session_limit_error(struct imap_session *s, const char *text)
@@ -603,11 +608,18 @@ static void session_event(struct imap_session *s, const struct store_outbox_even
 	} else if (event_is(ev->type, "MailboxDelete") || event_is(ev->type, "MailboxRename")) {
 		/* Handled at the next flush: the mailbox is gone or moved. */
 		v->pending_new = true;
+	} else if (strcmp(ev->type, "vnd.tidings.AnnotationChange") == 0) {
+		/* NOTIFY SELECTED AnnotationChange: FETCH ANNOTATION at once */
+		if (s->notify != NULL)
+			imap_notify_selected_event(s, ev);
+		return;
 	} else {
 		return;
 	}
 	if (s->mode == IMAP_INPUT_IDLE)
 		imap_session_flush_updates(s);
+	else if (s->notify != NULL)
+		imap_notify_selected_event(s, ev);
 }
 
 static void server_on_event(const struct store_outbox_event *ev, void *ctx)
@@ -641,7 +653,12 @@ static void server_on_event(const struct store_outbox_event *ev, void *ctx)
 
 void imap_server_changed(struct imap_server *srv)
 {
+	/* The pump writes to other sessions: they get the rev1 form of
+	 * mailbox names, whatever the running command's session uses. */
+	bool utf8 = imap_mailbox_names_utf8();
+	imap_mailbox_names_utf8_set(false);
 	event_pump_run(srv->pump);
+	imap_mailbox_names_utf8_set(utf8);
 	/* The sinks poll too; this only spares them the wait. */
 	if (srv->change_hook != NULL)
 		srv->change_hook(srv->change_hook_ctx);

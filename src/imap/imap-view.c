@@ -54,6 +54,8 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
 
 bool imap_view_is_recent(const struct imap_view *v, uint32_t uid)
 {
+	if (v->no_recent)
+		return false;
 	return sorted_contains(v->recent, v->recent_count, uid);
 }
 
@@ -114,6 +116,7 @@ static void view_free(struct imap_view *v)
 	free(v->recent);
 	free(v->pending_expunge);
 	free(v->pending_flags);
+	free(v->saved);
 	free(v);
 }
 
@@ -137,6 +140,7 @@ int imap_session_select(struct imap_session *s, const struct store_mailbox *mb,
 	if (mb->uidnext > 0 && mb->uidnext - 1 > v->last_uid)
 		v->last_uid = mb->uidnext - 1;
 	s->view = v;
+	v->no_recent = imap_rev2_enabled(s);
 	view_claim_recent(s, 1);
 	v->last_recent_sent = (uint32_t)v->recent_count;
 	s->state = IMAP_STATE_SELECTED;
@@ -254,7 +258,7 @@ static bool flush_new(struct imap_session *s)
 		imap_notify_new_messages(s, old_count);
 	}
 	store_message_list_free(&list);
-	if (v->recent_count != v->last_recent_sent) {
+	if (v->recent_count != v->last_recent_sent && !v->no_recent) {
 		imap_session_sendf(s, "* %zu RECENT\r\n", v->recent_count);
 		v->last_recent_sent = (uint32_t)v->recent_count;
 	}
@@ -286,9 +290,10 @@ static void flush_flags(struct imap_session *s)
 		if (seq == 0)
 			continue;
 		strbuf_printf(out, "* %u FETCH (", seq);
-		/* RFC 7162 §3.2.4: UID once QRESYNC is on, MODSEQ once
-		 * CONDSTORE is (§3.1). */
-		if (s->cmd_uid || imap_qresync_enabled(s))
+		/* RFC 7162 §3.2.4: UID and MODSEQ once CONDSTORE is on
+		 * (QRESYNC implies it), on a server offering QRESYNC. */
+		/* RFC 9051 App. E item 21: always for IMAP4rev2 */
+		if (s->cmd_uid || imap_condstore_enabled(s) || imap_rev2_enabled(s))
 			strbuf_printf(out, "UID %u ", m->uid);
 		strbuf_appends(out, "FLAGS ");
 		imap_flags_write(out, m->flags, m->keywords, imap_view_is_recent(v, m->uid));
@@ -319,6 +324,23 @@ int imap_view_resolve(const struct imap_view *v, const char *set, bool uid_set,
 	struct seqset ss;
 	*uids_r = NULL;
 	*count_r = 0;
+	/* RFC 5182: "$" is the saved search result, for FETCH as for UID
+	 * FETCH; an empty one is a valid set that matches nothing. */
+	if (strcmp(set, "$") == 0) {
+		uint32_t *out = xmalloc((v->saved_count ? v->saved_count : 1) * sizeof(*out));
+		size_t n = 0;
+		for (size_t i = 0; i < v->saved_count; i++) {
+			if (imap_view_seq(v, v->saved[i]) != 0)
+				out[n++] = v->saved[i];
+		}
+		if (n == 0) {
+			free(out);
+			out = NULL;
+		}
+		*uids_r = out;
+		*count_r = n;
+		return 0;
+	}
 	if (seqset_parse(set, &ss) < 0) {
 		*error_r = "Invalid sequence set";
 		return -1;

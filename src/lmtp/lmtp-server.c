@@ -41,6 +41,11 @@ struct lmtp_rcpt {
 	int64_t mailbox_id;
 };
 
+/* The longest a completed DATA waits for the DATAs of other sessions in
+ * the middle of a transaction, to share their commit: small beside the
+ * disk flush it saves. */
+#define LMTP_COMMIT_LINGER_USEC 2000
+
 struct lmtp_session {
 	struct lmtp_server *srv;
 	struct net_conn *conn;
@@ -397,8 +402,22 @@ static void session_data_done(struct lmtp_session *s)
 		srv->commit_head = s;
 	srv->commit_tail = s;
 	/* runs after the other events of this loop turn: DATAs that end
-	 * together share the commit */
-	event_active(srv->commit_event, 0, 0);
+	 * together share the commit.  When other sessions are in the middle
+	 * of a transaction, their DATA is likely a moment away (they got
+	 * their last 250s together with this one): waiting for them a
+	 * little, at most LMTP_COMMIT_LINGER_USEC, lets them share the
+	 * commit too instead of each paying for a disk flush of its own. */
+	bool others = false;
+	for (struct lmtp_session *o = srv->all; o != NULL && !others; o = o->next)
+		others = o->mail_from != NULL && o->mode != LMTP_MODE_COMMIT &&
+			 o->conn != NULL && !o->closing;
+	if (!others) {
+		event_del(srv->commit_event);
+		event_active(srv->commit_event, 0, 0);
+	} else if (!event_pending(srv->commit_event, EV_TIMEOUT, NULL)) {
+		struct timeval linger = { 0, LMTP_COMMIT_LINGER_USEC };
+		event_add(srv->commit_event, &linger);
+	}
 }
 
 /* The reply for one recipient whose delivery failed. */

@@ -474,6 +474,13 @@ static void part_text_walk(const struct mime_message *msg,
 		for (size_t i = 0; i < part->child_count; i++)
 			part_text_walk(msg, &part->children[i], out);
 	} else if (part->message != NULL) {
+		/* The encapsulated message's header is part of the outer
+		 * body (RFC 3501 §6.4.4 BODY/TEXT match "in the body"), so
+		 * it is searched too, RFC 2047-decoded like the top header
+		 * (Dovecot does this for TEXT, not for BODY). */
+		if (out->len > 0 && out->s[out->len - 1] != '\n')
+			strbuf_appendc(out, '\n');
+		mime_headers_decoded(msg, part->message, out);
 		part_text_walk(msg, part->message, out);
 	} else if (part->type != NULL && strcmp(part->type, "text") == 0) {
 		part_text_append(msg, part, out);

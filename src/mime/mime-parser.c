@@ -722,8 +722,24 @@ static void part_set_type(struct mime_part *part, const char *type,
 
 static void part_apply_defaults(struct node *n)
 {
-	if (n->have_content_type)
+	if (n->have_content_type) {
+		/* RFC 2046 §4.1.2: a text part without a charset parameter
+		 * is US-ASCII.  Say so in BODYSTRUCTURE, as UW and Dovecot
+		 * do, so clients need not know the default. */
+		struct mime_part *part = &n->part;
+		if (strcmp(part->type, "text") == 0 &&
+		    mime_param_get(part->params, part->param_count,
+				   "charset") == NULL) {
+			part->params = xrealloc(part->params,
+				(part->param_count + 1) * sizeof(*part->params));
+			part->params[part->param_count].name =
+				xstrdup("charset");
+			part->params[part->param_count].value =
+				xstrdup("us-ascii");
+			part->param_count++;
+		}
 		return;
+	}
 	/* RFC 2046 §5.1.5: in a digest the default is message/rfc822. */
 	const struct mime_part *parent = n->up == NULL ? NULL : &n->up->part;
 	if (parent != NULL && parent->type != NULL && n->up->message != n &&
@@ -803,6 +819,15 @@ static void node_close(struct node *n, size_t end, size_t lfs_to_end,
 {
 	size_t start = n->part.body_start;
 
+	if (end < start && end >= n->part.header_start) {
+		/* A header cut off by a boundary with no blank line: the
+		 * CRLF the header took as its last line end belongs to the
+		 * delimiter (RFC 2046 §5.1.1), so BODY[n.MIME] must not
+		 * include it (Dovecot agrees). */
+		n->part.header_end = end;
+		n->part.body_start = end;
+		start = end;
+	}
 	if (end <= start) {
 		n->part.body_end = start;
 		n->part.body_lines = 0;

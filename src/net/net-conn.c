@@ -28,7 +28,56 @@ struct net_conn {
 	int local_port;
 	bool loopback;
 	char tls_info[96];
+	/* output held by net_conn_hold_output(), on the held list */
+	bool held;
+	struct net_conn *held_next, **held_prevp;
 };
+
+/* Group commit: while on, every connection written to stops writing to
+ * its socket until net_conn_hold_output(false). */
+static bool hold_active;
+static struct net_conn *held_head;
+
+static void conn_hold(struct net_conn *conn)
+{
+	if (!hold_active || conn->held)
+		return;
+	/* before the data goes in: a TLS bufferevent would write it at once */
+	bufferevent_disable(conn->bev, EV_WRITE);
+	conn->held = true;
+	conn->held_next = held_head;
+	if (held_head != NULL)
+		held_head->held_prevp = &conn->held_next;
+	conn->held_prevp = &held_head;
+	held_head = conn;
+}
+
+static void conn_unhold(struct net_conn *conn)
+{
+	if (!conn->held)
+		return;
+	*conn->held_prevp = conn->held_next;
+	if (conn->held_next != NULL)
+		conn->held_next->held_prevp = conn->held_prevp;
+	conn->held = false;
+}
+
+void net_conn_hold_output(bool on)
+{
+	hold_active = on;
+	if (on)
+		return;
+	while (held_head != NULL) {
+		struct net_conn *conn = held_head;
+		conn_unhold(conn);
+		bufferevent_enable(conn->bev, EV_WRITE);
+		/* after STARTTLS in the held turn the socket side was
+		 * disabled too (net_conn_starttls) */
+		struct bufferevent *under = bufferevent_get_underlying(conn->bev);
+		if (under != NULL)
+			bufferevent_enable(under, EV_WRITE);
+	}
+}
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -51,6 +100,7 @@ static size_t conn_pending(struct net_conn *conn)
 
 static void conn_free(struct net_conn *conn)
 {
+	conn_unhold(conn);
 	if (conn->close_timer != NULL)
 		event_free(conn->close_timer);
 	if (conn->bev != NULL)
@@ -205,11 +255,13 @@ struct evbuffer *net_conn_input(struct net_conn *conn)
 
 void net_conn_write(struct net_conn *conn, const void *data, size_t len)
 {
+	conn_hold(conn);
 	bufferevent_write(conn->bev, data, len);
 }
 
 void net_conn_writes(struct net_conn *conn, const char *s)
 {
+	conn_hold(conn);
 	bufferevent_write(conn->bev, s, strlen(s));
 }
 
@@ -248,6 +300,9 @@ int net_conn_starttls(struct net_conn *conn, SSL_CTX *tls)
 	conn->bev = filtered;
 	conn->tls = true;
 	conn_setup(conn);
+	/* still held: the socket side beneath is, and the filter is too */
+	if (conn->held)
+		bufferevent_disable(conn->bev, EV_WRITE);
 	return 0;
 }
 

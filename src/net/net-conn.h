@@ -39,6 +39,10 @@ void net_conn_writes(struct net_conn *conn, const char *s);
 /* Bytes queued and not yet written to the socket. */
 size_t net_conn_output_pending(struct net_conn *conn);
 void net_conn_set_reading(struct net_conn *conn, bool on);
+/* Group commit (store_group_enable): while on, output written to any
+ * connection stays queued, so that no reply acknowledges a change before
+ * its commit is durable; off writes everything held.  Loop thread only. */
+void net_conn_hold_output(bool on);
 
 /* Switches to TLS (STARTTLS).  Input already buffered is discarded: nothing
  * sent in clear after STARTTLS may be taken as sent under TLS.  0 / -1. */

@@ -32,6 +32,7 @@
 #include "pop3/pop3-server.h"
 #define EXPIRE_WITH_LIBEVENT
 #include "server/expire.h"
+#include "server/group-commit.h"
 #include "server/prune-timer.h"
 #include "store/store.h"
 
@@ -305,6 +306,10 @@ int main(int argc, char **argv)
 		log_error("tidingsd: cannot create the event loop");
 		return 1;
 	}
+	/* from here on, the changes of a loop turn share one commit */
+	struct group_commit *group = group_commit_start(base, store,
+						sinks != NULL ? sinks_notify : NULL,
+						sinks);
 	imap = imap_server_create(base, &cfg, store, tls);
 	if (sinks != NULL)
 		imap_server_set_change_hook(imap, sinks_notify, sinks);
@@ -357,6 +362,8 @@ int main(int argc, char **argv)
 	pop3_server_destroy(&pop3);
 	lmtp_server_destroy(&lmtp);
 	imap_server_destroy(&imap);
+	/* the sessions' last changes (their Logout events) */
+	group_commit_stop(&group);
 	if (shutdown_timer != NULL)
 		event_free(shutdown_timer);
 	event_free(sigterm);

@@ -49,6 +49,7 @@ static void prune_timer_tick(evutil_socket_t fd, short what, void *arg)
 				  now.tv_usec / 1000, &t->state, &more);
 	if (n > 0)
 		log_info("outbox: pruned %ld events", n);
+	outbox_status_log(t->store, t->cfg);
 	prune_timer_arm(t, more ? 1 : t->cfg->outbox_prune_interval);
 }
 

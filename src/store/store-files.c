@@ -120,7 +120,10 @@ int store_files_write_tmp(struct store *store, const char *data, size_t len,
 		store_error_internal(err);
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* with group commit the body is synced later, with the others of
+	 * its commit, once installed (store-sync.c) */
+	if (write_all(fd, data, len) < 0 ||
+	    (!store->sync_defer && fsync(fd) < 0)) {
 		int saved = errno;
 		close(fd);
 		unlink(path.s);
@@ -177,7 +180,11 @@ int store_files_install(struct store *store, const char *tmp_path,
 		unlink(tmp_path);
 		goto fail;
 	}
-	if (fsync_dir(dir.s) < 0) {
+	if (store->sync_defer) {
+		/* synced by store_group_commit() before its COMMIT */
+		store_sync_add(store, path.s, false);
+		store_sync_add(store, dir.s, true);
+	} else if (fsync_dir(dir.s) < 0) {
 		log_error("store: fsync %s: %s", dir.s, strerror(errno));
 		unlink(path.s);
 		goto fail;
@@ -204,6 +211,7 @@ bool store_files_body_exists(struct store *store, int64_t body_id)
 void store_files_unlink_body(struct store *store, int64_t body_id)
 {
 	struct strbuf path = STRBUF_INIT;
+	store_hdrcache_forget(store, body_id);
 	store_files_body_path(store, body_id, &path);
 	if (unlink(path.s) < 0 && errno != ENOENT)
 		log_error("store: cannot remove %s: %s", path.s,

@@ -165,7 +165,9 @@ int store_metadata_get(struct store *store, int64_t user_id,
 		return -1;
 	}
 	/* in name order, each once (requests may overlap) */
-	qsort(list_r->items, list_r->count, sizeof(*list_r->items), metadata_item_cmp);
+	if (list_r->count > 1)  /* items is NULL when nothing was found */
+		qsort(list_r->items, list_r->count, sizeof(*list_r->items),
+		      metadata_item_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < list_r->count; i++) {
 		if (w > 0 && strcmp(list_r->items[w - 1].entry, list_r->items[i].entry) == 0) {
@@ -239,7 +241,9 @@ static int metadata_event(struct store *store, const struct store_actor *actor,
 		store_url_mailbox(&url, store, owner, mb->name, mb->uidvalidity);
 		event_builder_set_str(eb, EVENT_PARAM_URI, url.s);
 		event_builder_set_str(eb, EVENT_PARAM_MAILBOX_ID, url.s);
-		row_user = mb->user_id;
+		/* a /private entry on a mailbox shared with this user is
+		 * this user's business, not the owner's */
+		row_user = private ? user_id : mb->user_id;
 	} else {
 		store_url_server(&url, store, owner);
 		event_builder_set_str(eb, EVENT_PARAM_URI, url.s);

@@ -12,8 +12,10 @@
  * really changed: vnd.tidings.MailboxMetadataChange (uri and mailboxID of
  * the mailbox) or vnd.tidings.ServerMetadataChange (uri of the server),
  * each with vnd.tidings.entry = the entry name; values are never put in
- * events.  The outbox row's user is the mailbox owner for mailbox entries,
- * the user for /private server entries and 0 for /shared server entries. */
+ * events.  The outbox row's user is the mailbox owner for /shared mailbox
+ * entries, the user for /private entries (of a mailbox, also one shared
+ * with the user by another, or of the server) and 0 for /shared server
+ * entries. */
 #ifndef TIDINGS_STORE_METADATA_H
 #define TIDINGS_STORE_METADATA_H
 

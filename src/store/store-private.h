@@ -181,6 +181,11 @@ struct store_backend_ops {
 				      uint64_t modseq, uint32_t **uids_r,
 				      size_t *count_r,
 				      struct store_error *err);
+	/* group commit (store.h store_group_enable); NULL: not supported */
+	int (*group_enable)(struct store *store, bool on,
+			    void (*opened)(void *ctx), void *ctx,
+			    struct store_error *err);
+	int (*group_commit)(struct store *store, struct store_error *err);
 };
 
 struct store {
@@ -202,6 +207,16 @@ struct store {
 	/* quota of users without their own limits; 0 = unlimited */
 	uint64_t default_storage_limit;
 	uint64_t default_message_limit;
+	/* Group commit (store_group_enable, store-sync.c): body files are
+	 * written without fsync and listed here; store_group_commit() syncs
+	 * them all, in parallel, before the one COMMIT that names them. */
+	bool sync_defer;
+	char **sync_paths;
+	bool *sync_dirs;
+	size_t sync_count;
+	size_t sync_cap;
+	/* top-level headers by body id (store-hdrcache.c), made on first use */
+	struct store_hdrcache *hdrcache;
 };
 
 extern const struct store_backend_ops store_sqlite_ops;
@@ -316,6 +331,22 @@ int store_files_body_open(struct store *store, int64_t body_id,
 			  struct store_body *body_r, struct store_error *err);
 /* Removes temporary files that no live process is writing. */
 void store_files_sweep_tmp(struct store *store);
+
+/* ---- deferred body syncs (store-sync.c) ---- */
+
+/* Lists path (a body file, or its directory when dir) for the next
+ * store_sync_pending(); a directory already listed is not added twice. */
+void store_sync_add(struct store *store, const char *path, bool dir);
+/* fsyncs everything listed, several at a time (a file removed since, by
+ * a rolled-back delivery, is skipped), and empties the list.  0 / -1. */
+int store_sync_pending(struct store *store, struct store_error *err);
+void store_sync_free(struct store *store);
+
+/* ---- header cache (store-hdrcache.c) ---- */
+
+/* Drops body_id's entry: its file is going away. */
+void store_hdrcache_forget(struct store *store, int64_t body_id);
+void store_hdrcache_free(struct store *store);
 
 /* ---- the SQLite backend's helpers for feature modules (store-acl.c) ----
  * These modules run their own statements on the backend's connection,

@@ -14,6 +14,7 @@
  * file is unlinked after the commit; a crash in between leaves a row that
  * the next store_open() finds and finishes. */
 #include "store/store-private.h"
+#include "store/store-annotate.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -407,6 +408,20 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[SQ_STMT_COUNT];
+	/* Group commit (store_group_enable): every change runs under a
+	 * SAVEPOINT inside one outer BEGIN IMMEDIATE that stays open until
+	 * store_group_commit(); group_opened is told when it opens. */
+	bool group;
+	bool group_open;
+	bool group_op;     /* the savepoint of one change is open */
+	bool group_read;   /* a plain read transaction, no group open */
+	void (*group_opened)(void *ctx);
+	void *group_ctx;
+	/* bodies whose last reference went in the open group (files go
+	 * after its COMMIT), and those whose files went after the last
+	 * one (rows go in the next) */
+	int64_t *reap_new, *reap_done;
+	size_t reap_new_n, reap_new_cap, reap_done_n, reap_done_cap;
 };
 
 /* One API call's worth of context. */
@@ -546,8 +561,14 @@ static void sq_text(sqlite3_stmt *st, int col, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+static int sq_group_begin(struct sq *sq, struct store_error *err);
+
 static int sq_begin(struct sq *sq, bool write, struct store_error *err)
 {
+	if (sq->group && (write || sq->group_open))
+		return sq_group_begin(sq, err);
+	/* a read with no group open needs no group: a snapshot */
+	sq->group_read = sq->group;
 	sqlite3_stmt *st = sq_stmt(sq, write ? SQ_BEGIN_IMMEDIATE : SQ_BEGIN,
 				   err);
 	if (st == NULL)
@@ -557,6 +578,15 @@ static int sq_begin(struct sq *sq, bool write, struct store_error *err)
 
 static void sq_rollback(struct sq *sq)
 {
+	if (sq->group && !sq->group_read) {
+		/* undo this change only; the group goes on */
+		if (sq->group_op)
+			sqlite3_exec(sq->db, "ROLLBACK TO sq_op; RELEASE sq_op",
+				     NULL, NULL, NULL);
+		sq->group_op = false;
+		return;
+	}
+	sq->group_read = false;
 	if (sqlite3_get_autocommit(sq->db))
 		return;
 	struct store_error ignored;
@@ -567,13 +597,52 @@ static void sq_rollback(struct sq *sq)
 	}
 }
 
+static int sq_exec(struct sq *sq, const char *sql, const char *what,
+		   struct store_error *err);
+
+/* Opens the group's outer transaction if need be, then this change's
+ * savepoint.  The group's COMMIT (store_group_commit) is what makes the
+ * change durable; until then the front ends hold every reply. */
+static int sq_group_begin(struct sq *sq, struct store_error *err)
+{
+	if (!sq->group_open) {
+		if (sq_exec(sq, "BEGIN IMMEDIATE", "beginning a group commit",
+			    err) < 0)
+			return -1;
+		sq->group_open = true;
+		if (sq->group_opened != NULL)
+			sq->group_opened(sq->group_ctx);
+	}
+	if (sq_exec(sq, "SAVEPOINT sq_op", "beginning a transaction",
+		    err) < 0)
+		return -1;
+	sq->group_op = true;
+	return 0;
+}
+
+/* The end of one change that went well: COMMIT, or with group commit
+ * the release of its savepoint.  0 / -1 (the caller rolls back). */
+static int sq_commit(struct sq *sq, struct store_error *err)
+{
+	if (sq->group && !sq->group_read) {
+		if (sq_exec(sq, "RELEASE sq_op", "committing", err) < 0)
+			return -1;
+		sq->group_op = false;
+		return 0;
+	}
+	sq->group_read = false;
+	sqlite3_stmt *st = sq_stmt(sq, SQ_COMMIT, err);
+	if (st != NULL && sq_run(sq, st, "committing", err) == 0)
+		return 0;
+	return -1;
+}
+
 /* Commits when ret is 0, rolls back otherwise; returns 0 only when the
  * commit went through. */
 static int sq_end(struct sq *sq, int ret, struct store_error *err)
 {
 	if (ret == 0) {
-		sqlite3_stmt *st = sq_stmt(sq, SQ_COMMIT, err);
-		if (st != NULL && sq_run(sq, st, "committing", err) == 0)
+		if (sq_commit(sq, err) == 0)
 			return 0;
 		ret = -1;
 	}
@@ -1126,6 +1195,21 @@ static void sq_bodies_reap(struct store *store, const struct i64vec *ids)
 	struct store_error err;
 	if (ids->n == 0)
 		return;
+	if (sq->group_open) {
+		/* the change is not durable yet: its files must stay until
+		 * the group's COMMIT (store_group_commit) */
+		for (size_t i = 0; i < ids->n; i++) {
+			if (sq->reap_new_n == sq->reap_new_cap) {
+				sq->reap_new_cap = sq->reap_new_cap ?
+						   sq->reap_new_cap * 2 : 64;
+				sq->reap_new = xrealloc(sq->reap_new,
+							sq->reap_new_cap *
+							sizeof(int64_t));
+			}
+			sq->reap_new[sq->reap_new_n++] = ids->v[i];
+		}
+		return;
+	}
 	for (size_t i = 0; i < ids->n; i++)
 		store_files_unlink_body(store, ids->v[i]);
 	if (sq_begin(sq, true, &err) < 0)
@@ -1647,11 +1731,85 @@ static void sq_sweep(struct store *store)
 	sq_end(sq, r < 0 ? -1 : 0, &err);
 }
 
+/* ---- group commit ---- */
+
+static int sq_group_commit(struct store *store, struct store_error *err)
+{
+	struct sq *sq = sq_of(store);
+	if (!sq->group_open)
+		return 0;
+	int ret = 0;
+	/* rows of the bodies whose files went after the last COMMIT */
+	for (size_t i = 0; i < sq->reap_done_n && ret == 0; i++) {
+		sqlite3_stmt *st = sq_stmt(sq, SQ_BODY_REAP, err);
+		if (st == NULL) {
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, sq->reap_done[i]);
+		ret = sq_run(sq, st, "removing unused bodies", err);
+	}
+	/* the bodies first, then the rows that name them */
+	if (ret == 0)
+		ret = store_sync_pending(store, err);
+	if (ret == 0) {
+		sqlite3_stmt *st = sq_stmt(sq, SQ_COMMIT, err);
+		if (st == NULL || sq_run(sq, st, "committing", err) < 0)
+			ret = -1;
+	}
+	sq->group_open = false;
+	sq->group_op = false;
+	if (ret < 0) {
+		if (!sqlite3_get_autocommit(sq->db))
+			sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+		store_sync_free(store);
+		sq->reap_new_n = 0;
+		return -1;
+	}
+	sq->reap_done_n = 0;
+	/* the expunges are durable now: their files may go, and their rows
+	 * with the next group */
+	for (size_t i = 0; i < sq->reap_new_n; i++)
+		store_files_unlink_body(store, sq->reap_new[i]);
+	int64_t *v = sq->reap_done;
+	size_t cap = sq->reap_done_cap;
+	sq->reap_done = sq->reap_new;
+	sq->reap_done_cap = sq->reap_new_cap;
+	sq->reap_done_n = sq->reap_new_n;
+	sq->reap_new = v;
+	sq->reap_new_cap = cap;
+	sq->reap_new_n = 0;
+	return 0;
+}
+
+static int sq_group_enable(struct store *store, bool on,
+			   void (*opened)(void *ctx), void *ctx,
+			   struct store_error *err)
+{
+	struct sq *sq = sq_of(store);
+	if (!on && sq_group_commit(store, err) < 0)
+		return -1;
+	sq->group = on;
+	sq->group_opened = opened;
+	sq->group_ctx = ctx;
+	store->sync_defer = on;
+	return 0;
+}
+
 static void sq_close(struct store *store)
 {
 	struct sq *sq = sq_of(store);
 	if (sq == NULL)
 		return;
+	if (sq->group_open) {
+		struct store_error err;
+		if (sq_group_commit(store, &err) < 0)
+			log_error("store: the last group commit failed: %s",
+				  err.msg);
+	}
+	free(sq->reap_new);
+	free(sq->reap_done);
+	store_sync_free(store);
 	for (size_t i = 0; i < SQ_STMT_COUNT; i++)
 		sqlite3_finalize(sq->stmts[i]);
 	if (sq->db != NULL && sqlite3_close(sq->db) != SQLITE_OK)
@@ -2599,8 +2757,7 @@ static int sq_message_append(struct store *store,
 	store_keywords_free(&kw);
 	store_keywords_free(&known);
 	if (ret == 0) {
-		sqlite3_stmt *st = sq_stmt(sq, SQ_COMMIT, err);
-		if (st != NULL && sq_run(sq, st, "committing", err) == 0) {
+		if (sq_commit(sq, err) == 0) {
 			*uid_r = uid;
 			*uidvalidity_r = mb.uidvalidity;
 			return 0;
@@ -2847,12 +3004,9 @@ static int sq_message_deliver_batch(struct store *store,
 	}
 	sqlite3_finalize(env_st);
 	env_st = NULL;
-	{
-		sqlite3_stmt *st = sq_stmt(sq, SQ_COMMIT, err);
-		if (st != NULL && sq_run(sq, st, "committing", err) == 0) {
-			ret = 0;
-			goto out;
-		}
+	if (sq_commit(sq, err) == 0) {
+		ret = 0;
+		goto out;
 	}
 fail_all:
 	if (env_st != NULL)
@@ -3369,6 +3523,12 @@ static int sq_message_copy_txn(struct sq_ctx *c, int64_t src_id,
 	if (ret == 0)
 		ret = sq_msg_rows_copy(sq, &dst, rows, n, dst_modseq,
 				       res->dst_uids, err);
+	/* RFC 5257 §4.6: annotations go with the copies (store-annotate.c),
+	 * before a move's sources (and their annotations) are removed */
+	if (ret == 0)
+		ret = store_annotate_copy(c->store, c->actor, src_id,
+					  res->src_uids, dst_id,
+					  res->dst_uids, n, err);
 	if (ret == 0 && move)
 		ret = sq_msg_remove(sq, src_id, res->src_uids, n, src_modseq,
 				    err);
@@ -3865,4 +4025,6 @@ const struct store_backend_ops store_sqlite_ops = {
 	.message_expire = sq_message_expire,
 	.message_flags_unchanged = sq_message_flags_unchanged,
 	.message_expunged_since = sq_message_expunged_since,
+	.group_enable = sq_group_enable,
+	.group_commit = sq_group_commit,
 };

@@ -138,6 +138,7 @@ void store_close(struct store **storep)
 	*storep = NULL;
 	if (store->ops != NULL)
 		store->ops->close(store);
+	store_hdrcache_free(store);
 	for (size_t i = 0; i < store->default_count; i++) {
 		free(store->default_names[i]);
 		free(store->default_special_use[i]);
@@ -584,6 +585,26 @@ int store_message_expunged_since(struct store *store, int64_t mailbox_id,
 	*count_r = 0;
 	return store->ops->message_expunged_since(store, mailbox_id, modseq,
 						  uids_r, count_r, err);
+}
+
+int store_group_enable(struct store *store, bool on,
+		       void (*opened)(void *ctx), void *ctx,
+		       struct store_error *err)
+{
+	store_error_clear(err);
+	if (store->ops->group_enable == NULL) {
+		store_error_internal(err);
+		return -1;
+	}
+	return store->ops->group_enable(store, on, opened, ctx, err);
+}
+
+int store_group_commit(struct store *store, struct store_error *err)
+{
+	store_error_clear(err);
+	if (store->ops->group_commit == NULL)
+		return 0;
+	return store->ops->group_commit(store, err);
 }
 
 int store_message_expunge(struct store *store, const struct store_actor *actor,

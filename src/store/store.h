@@ -247,6 +247,15 @@ struct store_body {
 int store_body_open(struct store *store, int64_t body_id,
 		    struct store_body *body_r, struct store_error *err);
 void store_body_close(struct store_body *body);
+/* The body's top-level header, up to and including the empty line that
+ * ends it (the whole body when it has none), into out (reset first):
+ * what a SEARCH on header fields needs, without reading the rest; cached
+ * by body id (bodies never change).  0, 1 when the header is too long to
+ * read this way (use store_body_open), -1 with err set (NONEXISTENT when
+ * the body is gone). */
+struct strbuf;
+int store_body_header(struct store *store, int64_t body_id, struct strbuf *out,
+		      struct store_error *err);
 
 /* Appends one message (MessageAppend).  flags/keywords as in store_message.
  * keywords may be NULL.  Returns the new UID and the mailbox UIDVALIDITY
@@ -291,6 +300,24 @@ int store_message_flags_unchanged(struct store *store,
 int store_message_expunged_since(struct store *store, int64_t mailbox_id,
 				 uint64_t modseq, uint32_t **uids_r,
 				 size_t *count_r, struct store_error *err);
+
+/* Group commit (tidingsd's loop; store-sync.c, store-sqlite.c).  Once
+ * enabled, the changes made through this handle are no longer committed
+ * one by one: the first opens a transaction that the following ones join
+ * (each still under its own savepoint, so a failed change is undone
+ * alone), `opened` is called when it opens, and store_group_commit()
+ * makes all of them durable with one fsync of the index (the bodies they
+ * wrote are synced first, together).  Until that returns 0 the caller
+ * must not show anything of those changes outside the process: tidingsd
+ * holds all client output (net_conn_hold_output) in between.  Other
+ * handles (sinks, the CLI) see the changes only after the COMMIT.
+ * Disabling commits what is open.  0 / -1 (not supported: -1). */
+int store_group_enable(struct store *store, bool on,
+		       void (*opened)(void *ctx), void *ctx,
+		       struct store_error *err);
+/* 0 also when nothing is open.  On -1 everything since the last group
+ * commit is rolled back, and nothing of it may be acknowledged. */
+int store_group_commit(struct store *store, struct store_error *err);
 
 /* Expunges the given UIDs (or, when uids == NULL, every message with
  * \Deleted).  Emits one MessageExpunge with the uidset.  *expunged_r (may be

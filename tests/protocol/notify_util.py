@@ -7,15 +7,18 @@ import time
 
 from conftest import TIMEOUT, append_message, free_port, simple_message
 
-SUPPORTED = ("MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange "
-             "MailboxCreate MailboxDelete MailboxRename QuotaExceed QuotaWithin QuotaChange")
+SUPPORTED = ("MessageNew MessageExpunge FlagChange AnnotationChange MailboxName SubscriptionChange "
+             "MailboxMetadataChange ServerMetadataChange "
+             "MailboxCreate MailboxDelete MailboxRename QuotaExceed QuotaWithin QuotaChange "
+             "AdminMailbox")
 
 
-def notify_server(server_factory, extra=""):
+def notify_server(server_factory, extra="", users=None):
     lmtp, pop, pops = free_port(), free_port(), free_port()
+    kw = {} if users is None else {"users": users}
     srv = server_factory(extra_config=(f"lmtp_listen = 127.0.0.1:{lmtp}\n"
                                        f"pop3_listen = 127.0.0.1:{pop}\n"
-                                       f"pop3s_listen = 127.0.0.1:{pops}\n{extra}"))
+                                       f"pop3s_listen = 127.0.0.1:{pops}\n{extra}"), **kw)
     srv.lmtp = ("127.0.0.1", lmtp)
     srv.pop3_port = pop
     return srv

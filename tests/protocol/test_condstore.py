@@ -361,3 +361,43 @@ def test_modseq_persists_and_grows_across_sessions(srv, c):
         assert highestmodseq(untagged) >= first + 2
     finally:
         d.close()
+
+
+# ---- RFC 7162 §3.2.4: UID with MODSEQ once CONDSTORE is on ----
+
+def test_condstore_only_store_and_unsolicited_fetch_carry_uid(c, other):
+    """A server offering QRESYNC adds UID to every FETCH a flag change
+    causes once any CONDSTORE enabling command was seen, even without
+    ENABLE QRESYNC: here the enabling command is STATUS (HIGHESTMODSEQ)."""
+    box = new_box(c, 3)
+    ok(c, f'SELECT "{box}"')
+    ok(c, "STORE 1 +FLAGS (\\Deleted)")
+    ok(c, "EXPUNGE")                      # UIDs 2, 3 are now 1, 2
+    ok(c, f'STATUS "{box}" (HIGHESTMODSEQ)')
+    untagged, _ = ok(c, "STORE 1 +FLAGS (\\Flagged)")
+    f = fetch_map(untagged)
+    assert "UID 2" in f[1] and modseq_of(f[1]) is not None, f
+    ok(other, f'SELECT "{box}"')
+    ok(other, "UID STORE 3 +FLAGS (\\Answered)")
+    untagged, _ = ok(c, "NOOP")
+    f = fetch_map(untagged)
+    assert "UID 3" in f[2] and modseq_of(f[2]) is not None, f
+    # a plain FETCH that names neither UID nor MODSEQ is left alone
+    untagged, _ = ok(c, "FETCH 1 (FLAGS)")
+    assert "UID" not in fetch_map(untagged)[1]
+
+
+def test_condstore_only_implicit_seen_carries_uid_and_modseq(c):
+    box = new_box(c, 1)
+    ok(c, f'SELECT "{box}" (CONDSTORE)')
+    untagged, _ = ok(c, "FETCH 1 (BODY[TEXT])")
+    line = [l for l in untagged if "FETCH" in l][0]
+    assert "UID 1" in line and "MODSEQ (" in line and "\\Seen" in line, line
+
+
+def test_plain_session_store_has_no_uid_or_modseq(c):
+    box = new_box(c, 1)
+    ok(c, f'SELECT "{box}"')
+    untagged, _ = ok(c, "STORE 1 +FLAGS (\\Flagged)")
+    line = fetch_map(untagged)[1]
+    assert "UID" not in line and "MODSEQ" not in line, line

@@ -332,3 +332,25 @@ def test_journal_rotation(journal_server):
         ev += read_journal(f)
     check_contiguous(ev, first=ev[0]["seq"])
     assert ev[-1]["seq"] == outbox_last(srv)
+
+
+def test_log_shows_outbox_size_and_lag(server_factory, tmp_path):
+    """A sink that is behind (a webhook nobody listens on) shows in the log,
+    once per prune interval, with the outbox size and each sink's lag; a
+    sink that has everything shows lag 0 on the same line."""
+    from conftest import free_port
+    cfg = ("outbox_prune_interval = 1\n" + sink("archive", tmp_path / "a.jsonl")
+           + f"[sink hook]\ntype = webhook\nurl = http://127.0.0.1:{free_port()}/x\n"
+           "secret = 0123456789abcdef0123\n")
+    srv = server_factory(extra_config=cfg)
+    srv.cli("mailbox", "create", "alice", "Lagging")
+    wait_cursor(srv, "archive")
+    last = outbox_last(srv)
+    want = re.compile(rf"outbox: {last} events, first 1, last {last}; "
+                      rf"sink archive lag 0, sink hook lag {last}")
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and not want.search(srv.log()):
+        time.sleep(0.1)
+    assert want.search(srv.log()), srv.log()[-2000:]
+    st = srv.cli("events", "status").stdout
+    assert f"sink hook: type webhook, cursor 0, lag {last}" in st, st

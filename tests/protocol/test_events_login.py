@@ -135,6 +135,17 @@ def pop_server(server_factory):
     srv = server_factory(extra_config=f"pop3_listen = 127.0.0.1:{p}\n"
                                       f"pop3s_listen = 127.0.0.1:{ps}\n")
     srv.pop3_port, srv.pop3s_port = p, ps
+    # server_factory waits for the IMAP port only; tidingsd opens the POP3
+    # ones just after it (a probe that never logs in emits no event)
+    for port in (p, ps):
+        deadline = time.time() + TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, f"POP3 port {port} not listening"
+                time.sleep(0.05)
     return srv
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import time
 
 import jsonschema
@@ -64,6 +65,15 @@ def make(server_factory, tmp_path, extra="", sink_opts=""):
         f"[sink archive]\ntype = journal\npath = {path}\n{sink_opts}"))
     srv.journal = path
     srv.lmtp_port = port
+    # server_factory waits for the IMAP port only; LMTP opens just after
+    deadline = time.time() + TIMEOUT
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.time() < deadline, f"LMTP port {port} not listening"
+            time.sleep(0.05)
     return srv
 
 

@@ -166,3 +166,49 @@ def test_rename_seen_by_list(server):
     got = lists(ok(c, "A", 'LIST "" "*" RETURN (CHILDREN)'))
     assert "Old" not in got and "\\HasChildren" in got["New"][0] and "New/Sub" in got
     c.close()
+
+
+def test_list_status_needs_read_right_on_shared(server):
+    """RFC 5819 §2: a listed mailbox whose STATUS would fail (here: 'l'
+    without 'r', RFC 4314) gets no STATUS response and \\Noselect."""
+    alice = server.raw()
+    alice.login("alice", "secret-pw")
+    bob = server.raw()
+    bob.login("bob", "bob-pw")
+    for box in ("Lonly", "Readable"):
+        ok(alice, "C", f"CREATE {box}")
+        append_message(alice, box, simple_message())
+    ok(alice, "A1", "SETACL Lonly bob l")
+    ok(alice, "A2", "SETACL Readable bob lr")
+    untagged = ok(bob, "B1", 'LIST "" "Other Users/*" RETURN (CHILDREN STATUS (MESSAGES UNSEEN))')
+    got = lists(untagged)
+    assert "\\Noselect" in got["Other Users/alice/Lonly"][0]
+    assert "\\Noselect" not in got["Other Users/alice/Readable"][0]
+    assert "\\HasChildren" in got["Other Users/alice"][0]
+    assert '* STATUS "Other Users/alice/Readable" (MESSAGES 1 UNSEEN 1)' in untagged
+    assert not any("Lonly" in l for l in untagged if l.startswith("* STATUS"))
+    # a plain LIST still shows Lonly as an ordinary mailbox (it exists)
+    got = lists(ok(bob, "B2", 'LIST "" "Other Users/alice/%"'))
+    assert "\\Noselect" not in got["Other Users/alice/Lonly"][0]
+    # and STATUS itself refuses
+    _, tagged = bob.command("B3", 'STATUS "Other Users/alice/Lonly" (MESSAGES)')
+    assert tagged.startswith("B3 NO [NOPERM]"), tagged
+    # granting 'r' brings the STATUS back
+    ok(alice, "A3", "SETACL Lonly bob +r")
+    untagged = ok(bob, "B4", 'LIST "" "Other Users/alice/Lonly" RETURN (STATUS (MESSAGES))')
+    assert '* STATUS "Other Users/alice/Lonly" (MESSAGES 1)' in untagged
+    alice.close()
+    bob.close()
+
+
+def test_list_status_deleted_items_and_special_use_return(client):
+    """STATUS items of QUOTA (RFC 9208 §4.1.4) work in LIST-STATUS too;
+    RETURN (SPECIAL-USE) without the selection option lists every
+    mailbox and marks the special ones (RFC 6154 §2)."""
+    append_message(client, "INBOX", simple_message(body="x" * 100 + "\r\n"), flags="\\Deleted")
+    append_message(client, "INBOX", simple_message())
+    untagged = ok(client, "A", 'LIST "" "INBOX" RETURN (STATUS (MESSAGES DELETED DELETED-STORAGE))')
+    m = re.search(r"\* STATUS INBOX \(MESSAGES 2 DELETED 1 DELETED-STORAGE (\d+)\)", "\n".join(untagged))
+    assert m and int(m.group(1)) > 100, untagged
+    got = lists(ok(client, "B", 'LIST "" "*" RETURN (SPECIAL-USE)'))
+    assert "INBOX" in got and "\\Sent" in got["Sent"][0]

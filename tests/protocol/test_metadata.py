@@ -225,3 +225,43 @@ def test_bad_input(client):
             "GETMETADATA INBOX /private/a*", "GETMETADATA INBOX /x"]):
         bad(client, f"X{i}", text)
     ok(client, "Z", "NOOP")
+
+
+# ---- RFC 5464 §3.3 with ACL (RFC 4314): another user's mailbox ----
+
+def test_shared_mailbox_needs_l_and_one_of_rswip(server):
+    """bob's view of alice's mailboxes under "Other Users/alice/": 'l'
+    alone is not enough; 'lr' reads and sets /private (bob's own values);
+    /shared needs 'w' too; without 'l' the mailbox does not exist."""
+    alice = srv_login(server)
+    bob = srv_login(server, "bob", "bob-pw")
+    ok(alice, "A1", 'SETMETADATA INBOX (/private/comment "alice private" /shared/comment "team")')
+    ok(alice, "A2", "CREATE Lonly")
+    ok(alice, "A3", "SETACL Lonly bob l")
+    no(bob, "B1", 'GETMETADATA "Other Users/alice/Lonly" /shared/comment', "NOPERM")
+    no(bob, "B2", 'SETMETADATA "Other Users/alice/Lonly" (/private/comment "x")', "NOPERM")
+    no(bob, "B3", 'GETMETADATA "Other Users/alice/INBOX" /shared/comment', "NONEXISTENT")
+    ok(alice, "A4", "SETACL INBOX bob lr")
+    assert ok(bob, "B4", 'GETMETADATA "Other Users/alice/INBOX" (/shared/comment /private/comment)') == [
+        '* METADATA "Other Users/alice/INBOX" (/shared/comment "team" /private/comment NIL)']
+    ok(bob, "B5", 'SETMETADATA "Other Users/alice/INBOX" (/private/comment "bob private")')
+    no(bob, "B6", 'SETMETADATA "Other Users/alice/INBOX" (/shared/comment "x")', "NOPERM")
+    # /private stays per user, on both sides
+    assert ok(bob, "B7", 'GETMETADATA "Other Users/alice/INBOX" /private/comment') == [
+        '* METADATA "Other Users/alice/INBOX" (/private/comment "bob private")']
+    assert ok(alice, "A5", "GETMETADATA INBOX (/private/comment /shared/comment)") == [
+        '* METADATA INBOX (/private/comment "alice private" /shared/comment "team")']
+    ok(alice, "A6", "SETACL INBOX bob +w")
+    ok(bob, "B8", 'SETMETADATA "Other Users/alice/INBOX" (/shared/comment "from bob")')
+    assert ok(alice, "A7", "GETMETADATA INBOX /shared/comment") == [
+        '* METADATA INBOX (/shared/comment "from bob")']
+    # bob's /private change is bob's event, not alice's
+    evs = [e for e in events(server) if e["vnd.tidings.entry"] == "/private/comment"]
+    assert [e["user"] for e in evs] == ["alice", "bob"]
+    users = {e["user"]: e["_user_id"] for e in evs}
+    assert users["alice"] != users["bob"]
+    # rights revoked: gone again
+    ok(alice, "A8", "DELETEACL INBOX bob")
+    no(bob, "B9", 'GETMETADATA "Other Users/alice/INBOX" /shared/comment', "NONEXISTENT")
+    alice.close()
+    bob.close()

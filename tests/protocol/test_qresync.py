@@ -357,3 +357,68 @@ def test_expunged_history_covers_old_modseq(c, other):
     ok(c, "UNSELECT")
     untagged, _ = ok(c, f'SELECT "{box}" (QRESYNC ({uv} {ms} 1:8))')
     assert vanished(untagged, earlier=True) == [2, 4, 6]
+
+
+# ---- RFC 7162 §3.2.9, RFC 6851 §4.4: HIGHESTMODSEQ after removals ----
+
+def status_hms(c, box):
+    untagged, _ = ok(c, f'STATUS "{box}" (HIGHESTMODSEQ)')
+    return int(re.search(r"HIGHESTMODSEQ (\d+)", untagged[-1]).group(1))
+
+
+def tagged_hms(tagged):
+    m = re.search(r"OK \[HIGHESTMODSEQ (\d+)\]", tagged)
+    return int(m.group(1)) if m else None
+
+
+def test_expunge_and_uid_expunge_report_highestmodseq(c, other):
+    box = new_box(c, 4)
+    enable_qresync(c)
+    ok(c, f'SELECT "{box}"')
+    ok(c, "STORE 1,2 +FLAGS.SILENT (\\Deleted)")
+    before = status_hms(other, box)
+    untagged, tagged = ok(c, "EXPUNGE")
+    assert vanished(untagged, False) == [1, 2]
+    hms = tagged_hms(tagged)
+    assert hms is not None and hms > before, tagged
+    assert hms == status_hms(other, box)
+    ok(c, "UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+    untagged, tagged = ok(c, "UID EXPUNGE 3:4")
+    assert vanished(untagged, False) == [3]
+    assert tagged_hms(tagged) == status_hms(other, box) > hms
+    # nothing removed: nothing to report
+    _, tagged = ok(c, "EXPUNGE")
+    assert tagged_hms(tagged) is None, tagged
+
+
+def test_move_sends_vanished_and_highestmodseq(c, other):
+    src = new_box(c, 3)
+    dst = new_box(c, 1)
+    dst_before = status_hms(other, dst)
+    enable_qresync(c)
+    ok(c, f'SELECT "{src}"')
+    untagged, tagged = ok(c, "MOVE 1:2 " + f'"{dst}"')
+    assert vanished(untagged, False) == [1, 2], untagged
+    assert not any(l.endswith(" EXPUNGE") for l in untagged)
+    assert any(l.startswith("* OK [COPYUID ") for l in untagged)
+    assert tagged_hms(tagged) == status_hms(other, src), tagged
+    # RFC 6851 §4.4: the moved messages get mod-sequences above the
+    # target's old HIGHESTMODSEQ
+    ok(other, f'EXAMINE "{dst}"')
+    untagged, _ = ok(other, "FETCH 2:3 (MODSEQ)")
+    mods = [int(x) for x in re.findall(r"MODSEQ \((\d+)\)", " ".join(untagged))]
+    assert len(mods) == 2 and min(mods) > dst_before, (mods, dst_before)
+
+
+def test_close_and_expunge_raise_highestmodseq_without_qresync(c, other):
+    """The per-mailbox mod-sequence grows with every removal, so a cache
+    keyed on HIGHESTMODSEQ notices (RFC 7162 §3.2.9), also for CLOSE."""
+    box = new_box(c, 2)
+    ok(c, f'SELECT "{box}"')
+    ok(c, "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    before = status_hms(other, box)
+    ok(c, "CLOSE")
+    after_close = status_hms(other, box)
+    assert after_close > before
+    untagged, _ = ok(other, f'STATUS "{box}" (MESSAGES)')
+    assert "MESSAGES 1" in untagged[-1]

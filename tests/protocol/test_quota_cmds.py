@@ -191,3 +191,37 @@ def test_non_admin_cannot_act_as_other(server_factory):
     c.close()
     assert not [e for e in outbox(srv, ("Login",)) if e.get("admin")]
 
+
+
+def test_getquotaroot_on_shared_mailbox(server):
+    """RFC 9208 §6 with ACL: GETQUOTAROOT needs 'r' on the mailbox; another
+    user's mailbox lives under that user's root ("#user/<owner>"), which
+    the reader may then GETQUOTA while the right lasts."""
+    server.cli("quota", "set", "alice", "--messages", "50")
+    alice = server.raw()
+    alice.login("alice", "secret-pw")
+    bob = server.raw()
+    bob.login("bob", "bob-pw")
+    ok(alice, "A1", "CREATE Shared")
+    append_message(alice, "Shared", simple_message())
+    ok(alice, "A2", "SETACL Shared bob l")
+    _, t = bob.command("B1", 'GETQUOTAROOT "Other Users/alice/Shared"')
+    assert t.startswith("B1 NO [NOPERM]"), t
+    _, t = bob.command("B2", 'GETQUOTA "#user/alice"')
+    assert t.startswith("B2 NO [NONEXISTENT]"), t
+    ok(alice, "A3", "SETACL Shared bob lr")
+    assert ok(bob, "B3", 'GETQUOTAROOT "Other Users/alice/Shared"') == [
+        '* QUOTAROOT "Other Users/alice/Shared" #user/alice',
+        "* QUOTA #user/alice (MESSAGE 1 50)"]
+    assert ok(bob, "B4", 'GETQUOTA "#user/alice"') == ["* QUOTA #user/alice (MESSAGE 1 50)"]
+    # bob's own root is still his own
+    assert ok(bob, "B5", "GETQUOTAROOT INBOX")[0] == '* QUOTAROOT INBOX ""'
+    _, t = bob.command("B6", 'SETQUOTA "#user/alice" (MESSAGE 10)')
+    assert t.startswith("B6 NO [NOPERM]"), t
+    ok(alice, "A4", "DELETEACL Shared bob")
+    _, t = bob.command("B7", 'GETQUOTAROOT "Other Users/alice/Shared"')
+    assert t.startswith("B7 NO [NONEXISTENT]"), t
+    _, t = bob.command("B8", 'GETQUOTA "#user/alice"')
+    assert t.startswith("B8 NO [NONEXISTENT]"), t
+    alice.close()
+    bob.close()

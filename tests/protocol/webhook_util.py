@@ -56,6 +56,7 @@ class Receiver:
         self.httpd = None
         self.thread = None
         self.conns = set()
+        self.up = False            # False from the moment stop() begins
 
     # ---- life cycle ----
 
@@ -101,12 +102,19 @@ class Receiver:
             ctx.load_cert_chain(*self.tls)
             self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        with self.lock:
+            self.up = True
         self.thread.start()
 
     def stop(self):
         """Closes the port and cuts the connections kept alive."""
         if self.httpd is None:
             return
+        # A request still being handled when the receiver goes down stores
+        # nothing (as if the process had died before committing it): the
+        # sink gets no answer and must send it again.
+        with self.lock:
+            self.up = False
         self.httpd.shutdown()
         self.httpd.server_close()
         with self.lock:
@@ -163,12 +171,15 @@ class Receiver:
                 seqs = [e["seq"] for e in events]
                 if seqs != sorted(seqs):
                     problems.append(f"seqs out of order in one POST: {seqs}")
-            with self.lock:
+        with self.lock:
+            if not self.up:
+                h.close_connection = True
+                return
+            if status == 200:
                 self.errors += problems
                 rec["events"] = events
                 if not problems:
                     self.events += events
-        with self.lock:
             rec["status"] = status
             self.requests.append(rec)
         h.answer(status, b"ok" if status == 200 else b"try later")

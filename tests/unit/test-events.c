@@ -22,6 +22,7 @@ static void test_type_names(void **state)
 		"MailboxRename", "MailboxSubscribe", "MailboxUnSubscribe",
 		"vnd.tidings.AclChange", "vnd.tidings.MailboxMetadataChange",
 		"vnd.tidings.ServerMetadataChange",
+		"vnd.tidings.AnnotationChange",
 	};
 	assert_int_equal(sizeof(names) / sizeof(names[0]), EVENT_TYPE_COUNT);
 	for (int i = 0; i < EVENT_TYPE_COUNT; i++) {

@@ -384,7 +384,11 @@ static void test_parse_bad(void **state)
 	static const char *const bad[] = {
 		"", "FOO", "(FOO)", "(FLAGS FOO)", "UIDX", "FLAG", "RFC822.",
 		"RFC822.SIZEX", "BODY.PEEK", "(BODY.PEEK)", "BODYSTRUCTUREX",
-		"BINARY[]", "()",
+		"()",
+		/* BINARY (RFC 3516): section-part only, no partial on SIZE */
+		"BINARY[TEXT]", "BINARY[1.HEADER]", "BINARY[1.MIME]", "BINARY[0]",
+		"BINARY[1.]", "BINARY[.1]", "BINARY[1", "BINARY.SIZE[1]<0.1>",
+		"BINARY[1]<5>", "BINARY.PEEK", "BINARY.SIZE",
 		/* macros only on their own */
 		"(ALL)", "(FLAGS FAST)", "(FULL UID)",
 		/* sections */

@@ -280,7 +280,7 @@ static void test_multipart_mixed(void **state)
 	assert_bodystructure(m, true,
 		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 2 NIL NIL NIL NIL)"
 		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)"
-		"(\"TEXT\" \"HTML\" NIL NIL NIL \"QUOTED-PRINTABLE\" 20 2 NIL NIL NIL NIL)"
+		"(\"TEXT\" \"HTML\" (\"CHARSET\" \"us-ascii\") NIL NIL \"QUOTED-PRINTABLE\" 20 2 NIL NIL NIL NIL)"
 		" \"ALTERNATIVE\" (\"BOUNDARY\" \"inner\") NIL NIL NIL)"
 		"(\"MESSAGE\" \"RFC822\" NIL NIL \"forwarded\" \"7BIT\" 57"
 		" (NIL \"inner\" ((\"Bob\" NIL \"bob\" \"example.org\")) ((\"Bob\" NIL \"bob\" \"example.org\"))"
@@ -294,7 +294,7 @@ static void test_multipart_mixed(void **state)
 	assert_bodystructure(m, false,
 		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 2)"
 		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1)"
-		"(\"TEXT\" \"HTML\" NIL NIL NIL \"QUOTED-PRINTABLE\" 20 2) \"ALTERNATIVE\")"
+		"(\"TEXT\" \"HTML\" (\"CHARSET\" \"us-ascii\") NIL NIL \"QUOTED-PRINTABLE\" 20 2) \"ALTERNATIVE\")"
 		"(\"MESSAGE\" \"RFC822\" NIL NIL \"forwarded\" \"7BIT\" 57"
 		" (NIL \"inner\" ((\"Bob\" NIL \"bob\" \"example.org\")) ((\"Bob\" NIL \"bob\" \"example.org\"))"
 		" ((\"Bob\" NIL \"bob\" \"example.org\")) NIL NIL NIL NIL NIL)"
@@ -325,7 +325,7 @@ static void test_bare_lf(void **state)
 	assert_int_equal(m->root.child_count, 2);
 	assert_memory_equal(msg + m->root.children[0].body_start, "one\ntwo", 7);
 	assert_bodystructure(m, false,
-		"((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 7 2)"
+		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 7 2)"
 		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1) \"MIXED\")");
 	assert_section(m, "1", MIME_SECTION_MIME, "Content-Type: text/plain\n\n");
 	char *ct[] = { "content-type" };
@@ -500,7 +500,9 @@ static void test_broken_boundaries(void **state)
 		  "--b\r\nContent-Type: text/plain\r\n--b\r\n\r\nx\r\n--b--\r\n");
 	assert_int_equal(m->root.child_count, 2);
 	assert_int_equal(m->root.children[0].body_end, m->root.children[0].body_start);
-	assert_section(m, "1", MIME_SECTION_MIME, "Content-Type: text/plain\r\n");
+	/* The CRLF before "--b" belongs to the delimiter (RFC 2046
+	 * §5.1.1), not to the header. */
+	assert_section(m, "1", MIME_SECTION_MIME, "Content-Type: text/plain");
 	assert_section(m, "2", MIME_SECTION_ALL, "x");
 	mime_message_free(&m);
 }
@@ -1016,7 +1018,8 @@ static void test_8bit_headers(void **state)
 	strbuf_reset(&sb);
 	mime_bodystructure_write(m, &m->root, false, &sb);
 	assert_string_equal(strbuf_str(&sb),
-		"(\"TEXT\" \"PLAIN\" (\"NAME\" {6}\r\n\xC3\xA4.txt) NIL NIL \"7BIT\" 3 1)");
+		"(\"TEXT\" \"PLAIN\" (\"NAME\" {6}\r\n\xC3\xA4.txt \"CHARSET\" \"us-ascii\")"
+		" NIL NIL \"7BIT\" 3 1)");
 	strbuf_free(&sb);
 	mime_message_free(&m);
 }
@@ -1051,6 +1054,8 @@ static void test_body_text(void **state)
 		"\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82\n"
 		"bad \xEF\xBF\xBD byte\n"
 		"plain\n"
+		/* the encapsulated header is body text of the outer part */
+		"Subject: in\n"
 		"inner text");
 	strbuf_free(&sb);
 	mime_message_free(&m);
