@@ -31,6 +31,9 @@ struct net_conn {
 	/* output held by net_conn_hold_output(), on the held list */
 	bool held;
 	struct net_conn *held_next, **held_prevp;
+	/* inside on_read: a free asked for then waits until it returns */
+	bool in_read;
+	bool free_deferred;
 };
 
 /* Group commit: while on, every connection written to stops writing to
@@ -79,11 +82,40 @@ void net_conn_hold_output(bool on)
 	}
 }
 
+static size_t conn_pending(struct net_conn *conn);
+static void conn_free(struct net_conn *conn);
+
+/* Input that produced no reply (half a command, a literal in pieces) is
+ * acknowledged at once.  Otherwise a client with Nagle's algorithm on
+ * (most of them: Python's imaplib, many MUAs) holds its next small
+ * segment, e.g. the CRLF after an APPEND literal, until the kernel's
+ * delayed ACK fires some 40 ms later, since there is no reply for the
+ * ACK to ride on.  TCP_QUICKACK is not sticky, so it is set per read;
+ * replies carry their own ACK as before. */
+static void conn_ack_now(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd < 0)
+		return;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct net_conn *conn = arg;
-	if (!conn->closing && conn->cb.on_read != NULL)
-		conn->cb.on_read(conn, conn->ctx);
+	if (conn->closing || conn->cb.on_read == NULL)
+		return;
+	size_t before = conn_pending(conn);
+	conn->in_read = true;
+	conn->cb.on_read(conn, conn->ctx);
+	conn->in_read = false;
+	if (conn->free_deferred) {
+		conn_free(conn);
+		return;
+	}
+	if (!conn->closing && conn_pending(conn) == before)
+		conn_ack_now(bev);
 }
 
 /* Bytes not yet handed to the kernel: with a TLS filter (STARTTLS) the
@@ -100,6 +132,10 @@ static size_t conn_pending(struct net_conn *conn)
 
 static void conn_free(struct net_conn *conn)
 {
+	if (conn->in_read) {
+		conn->free_deferred = true;
+		return;
+	}
 	conn_unhold(conn);
 	if (conn->close_timer != NULL)
 		event_free(conn->close_timer);
