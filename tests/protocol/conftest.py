@@ -166,16 +166,40 @@ class Server:
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([TIDINGSD, "-c", self.config_path],
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)
+        # Every listener the config names, not only IMAP's: tidingsd binds
+        # IMAP first, so a test that talks LMTP or POP3 at once would
+        # otherwise race the later binds.
+        waiting = [("127.0.0.1", self.imap_port)]
+        for m in re.finditer(r"^\s*(?:lmtp|pop3s?|imaps)_listen\s*=\s*(\S+)",
+                             self.extra_config, re.M):
+            value = m.group(1)
+            if value.startswith("/"):
+                waiting.append(value)
+            elif ":" in value:
+                host, _, port = value.rpartition(":")
+                if port.isdigit():
+                    waiting.append((host.strip("[]"), int(port)))
         deadline = time.time() + TIMEOUT
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError("tidingsd exited at start: " + self.log())
-            try:
-                socket.create_connection(("127.0.0.1", self.imap_port), timeout=1).close()
+            while waiting:
+                target = waiting[0]
+                try:
+                    if isinstance(target, str):
+                        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                        s.settimeout(1)
+                        s.connect(target)
+                        s.close()
+                    else:
+                        socket.create_connection(target, timeout=1).close()
+                except OSError:
+                    break
+                waiting.pop(0)
+            if not waiting:
                 return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("tidingsd did not start listening")
+            time.sleep(0.05)
+        raise AssertionError(f"tidingsd did not start listening on {waiting[0]}")
 
     def stop(self, sig=signal.SIGTERM, expect_code=0):
         if self.proc is None:
