@@ -1,4 +1,5 @@
-/* tidings quota set|get: a user's storage and message-count limits. */
+/* tidings quota set|get: a user's storage, message-count and mailbox-count
+ * limits. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ static int cli_quota_parse(const char *option, const char *value, bool size,
 		cli_fail("invalid value '%s' for %s: expected %s, 0 (unlimited) "
 			 "or 'default'", cli_safe_name(value, safe, sizeof(safe)),
 			 option, size ? "a size such as 4096, 64K, 16M or 1G"
-				      : "a number of messages");
+				      : "a number");
 		return -1;
 	}
 	*limit_r = (int64_t)n;
@@ -49,9 +50,9 @@ static int cli_quota_parse(const char *option, const char *value, bool size,
  * user: "--storage SIZE" or "--storage=SIZE", "--messages N" likewise. */
 static int cli_quota_set_args(struct cli *cli, char **argv,
 			      const char **name_r, const char **storage_r,
-			      const char **messages_r)
+			      const char **messages_r, const char **mailboxes_r)
 {
-	*name_r = *storage_r = *messages_r = NULL;
+	*name_r = *storage_r = *messages_r = *mailboxes_r = NULL;
 	for (int i = 0; i < cli->argc; i++) {
 		const char *a = argv[i];
 		const char **slot = NULL;
@@ -60,6 +61,8 @@ static int cli_quota_set_args(struct cli *cli, char **argv,
 			slot = storage_r;
 		else if (nlen == 10 && strncmp(a, "--messages", 10) == 0)
 			slot = messages_r;
+		else if (nlen == 11 && strncmp(a, "--mailboxes", 11) == 0)
+			slot = mailboxes_r;
 		char safe[CLI_SAFE_NAME_MAX];
 		if (slot == NULL) {
 			if (a[0] == '-' && a[1] == '-') {
@@ -92,8 +95,9 @@ static int cli_quota_set_args(struct cli *cli, char **argv,
 		cli_fail("quota set: USER missing");
 		return -1;
 	}
-	if (*storage_r == NULL && *messages_r == NULL) {
-		cli_fail("quota set: give --storage SIZE and/or --messages N");
+	if (*storage_r == NULL && *messages_r == NULL && *mailboxes_r == NULL) {
+		cli_fail("quota set: give --storage SIZE, --messages N and/or "
+			 "--mailboxes N");
 		return -1;
 	}
 	return 0;
@@ -101,22 +105,26 @@ static int cli_quota_set_args(struct cli *cli, char **argv,
 
 static int cli_quota_set(struct cli *cli, char **argv)
 {
-	const char *name, *storage, *messages;
-	if (cli_quota_set_args(cli, argv, &name, &storage, &messages) < 0 ||
+	const char *name, *storage, *messages, *mailboxes;
+	if (cli_quota_set_args(cli, argv, &name, &storage, &messages,
+			       &mailboxes) < 0 ||
 	    !cli_user_name_ok(name))
 		return CLI_EXIT_USAGE;
-	int64_t storage_limit, message_limit;
+	int64_t storage_limit, message_limit, mailbox_limit;
 	if (cli_quota_parse("--storage", storage, true, &storage_limit) < 0 ||
 	    cli_quota_parse("--messages", messages, false,
-			    &message_limit) < 0)
+			    &message_limit) < 0 ||
+	    cli_quota_parse("--mailboxes", mailboxes, false,
+			    &mailbox_limit) < 0)
 		return CLI_EXIT_USAGE;
 	int ret = cli_store_open(cli, false);
 	if (ret != CLI_EXIT_OK)
 		return ret;
 	struct store_error err;
 	memset(&err, 0, sizeof(err));
-	if (store_quota_set(cli->store, &cli->actor, name, storage_limit,
-			    message_limit, &err) == 0)
+	if (store_quota_set_limits(cli->store, &cli->actor, name,
+				   storage_limit, message_limit, mailbox_limit,
+				   &err) == 0)
 		return CLI_EXIT_OK;
 	char safe[CLI_SAFE_NAME_MAX];
 	cli_safe_name(name, safe, sizeof(safe));
@@ -165,14 +173,17 @@ static int cli_quota_get(struct cli *cli, char **argv)
 			q.storage_is_default);
 	cli_quota_print("messages", q.messages_used, q.message_limit,
 			q.message_is_default);
+	cli_quota_print("mailboxes", q.mailboxes_used, q.mailbox_limit,
+			q.mailbox_is_default);
 	return CLI_EXIT_OK;
 }
 
 const struct cli_command cli_quota_commands[] = {
 	/* options parsed by cli_quota_set_args(), also after USER */
-	{ "quota", "set", "USER [--storage SIZE] [--messages N]", 1,
+	{ "quota", "set", "USER [--storage SIZE] [--messages N] "
+	  "[--mailboxes N]", 1,
 	  "set a user's limits (0 = unlimited, 'default' = the configured "
-	  "default)", cli_quota_set, 5, NULL },
+	  "default)", cli_quota_set, 7, NULL },
 	{ "quota", "get", "USER", 1,
 	  "show a user's quota limits and usage", cli_quota_get, 0, NULL },
 };

@@ -250,6 +250,7 @@ int cli_store_open(struct cli *cli, bool create)
 	opts.server_fqdn = cli->cfg.server_name;
 	opts.default_storage_limit = cli->cfg.quota_storage;
 	opts.default_message_limit = cli->cfg.quota_messages;
+	opts.default_mailbox_limit = cli->cfg.quota_mailboxes;
 
 	struct store_error err;
 	memset(&err, 0, sizeof(err));

@@ -133,6 +133,8 @@ static const struct config_key config_keys[] = {
 	     "RFC 5257 section 4.1 requires at least 1024"),
 	NUMBER(annotate_max_entries, 10, 10000,
 	       "RFC 5257 section 4.1 requires at least 10"),
+	/* RFC 9208 §5.3 MAILBOX default (docs/configuration.md "Quota") */
+	NUMBER(quota_mailboxes, 0, INT64_MAX, NULL),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -832,6 +834,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->pop3s_listen = xstrdup("");
 	cfg->quota_storage = 0;
 	cfg->quota_messages = 0;
+	cfg->quota_mailboxes = 0;
 	cfg->expire = xstrdup("");
 	cfg->expire_interval = 3600;
 	cfg->outbox_keep = 7 * 24 * 3600;

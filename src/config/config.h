@@ -82,6 +82,7 @@ struct config {
 	 * "Quota"); 0 = unlimited */
 	uint64_t quota_storage;    /* bytes: 0 */
 	uint64_t quota_messages;   /* messages: 0 */
+	uint64_t quota_mailboxes;  /* mailboxes (RFC 9208 §5.3): 0 */
 
 	/* expiry (docs/configuration.md, "Expiry"): "TARGET:AGE ..." rules,
 	 * parsed with config_parse_expire(); "" = no expiry */

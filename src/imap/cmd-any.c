@@ -106,7 +106,8 @@ void imap_capabilities_write(struct imap_session *s, struct strbuf *out)
 	/* LIST-EXTENDED, LIST-STATUS (RFC 5258, RFC 5819) */
 	strbuf_appends(out, " LIST-EXTENDED LIST-STATUS");
 	/* QUOTA (RFC 9208) */
-	strbuf_appends(out, " QUOTA QUOTASET QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
+	strbuf_appends(out, " QUOTA QUOTASET QUOTA=RES-STORAGE QUOTA=RES-MESSAGE"
+		       " QUOTA=RES-MAILBOX");
 	/* ACL (RFC 4314) */
 	strbuf_appends(out, " ACL RIGHTS=texk");
 	/* METADATA (RFC 5464) */

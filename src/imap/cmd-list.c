@@ -231,7 +231,10 @@ static int list_parse(struct imap_session *s, struct imap_parsed_command *cmd,
 		return -1;
 	}
 	struct strbuf ref = STRBUF_INIT, pat = STRBUF_INIT, full = STRBUF_INIT;
-	if (mutf7_to_utf8(ref_raw, &ref) < 0)
+	/* RFC 6855 §3: after UTF8=ACCEPT / IMAP4rev2 the name is UTF-8 */
+	if (imap_mailbox_names_utf8())
+		strbuf_appends(&ref, ref_raw);
+	else if (mutf7_to_utf8(ref_raw, &ref) < 0)
 		error = "Invalid reference name";
 	strbuf_grow(&ref, 0);
 	r->patterns = xcalloc(npatterns, sizeof(*r->patterns));

@@ -53,7 +53,9 @@ static int mailbox_arg(struct imap_session *s, const char *tag,
 		return -1;
 	}
 	if (imap_mailbox_from_client(str, name) < 0) {
-		imap_session_tagged(s, tag, "NO", "CANNOT", "Mailbox name is not valid modified UTF-7");
+		imap_session_tagged(s, tag, "NO", "CANNOT", imap_mailbox_names_utf8() ?
+				    "Mailbox name is not valid UTF-8 (RFC 6855)" :
+				    "Mailbox name is not valid modified UTF-7");
 		return -1;
 	}
 	return 0;

@@ -5,8 +5,9 @@
  * mailboxes, so each user has one quota root.  A user sees it as "" (the
  * name RFC 9208's examples use); an admin names another user's root
  * "#user/<name>" (also accepted for one's own).  Resources: STORAGE (units
- * of 1024 octets, §5.1) and MESSAGE (§5.2); the store has no limit on the
- * number of mailboxes, so MAILBOX is not offered (nor advertised).  Only
+ * of 1024 octets, §5.1), MESSAGE (§5.2) and MAILBOX (§5.3: the user's
+ * selectable mailboxes, INBOX included; \Noselect hierarchy names are not
+ * mailboxes, and CREATE past the limit gets NO [OVERQUOTA]).  Only
  * resources with a limit are listed in a QUOTA response (§4.2.1:
  * "Resources not named in the list are not limited").  Another user's
  * mailbox shared with this one (RFC 4314) is under that user's root,
@@ -39,9 +40,14 @@ void imap_quota_write(struct strbuf *out, const char *root,
 			      q->storage_limit / 1024);
 		sep = " ";
 	}
-	if (q->message_limit > 0)
+	if (q->message_limit > 0) {
 		strbuf_printf(out, "%sMESSAGE %" PRIu64 " %" PRIu64, sep,
 			      q->messages_used, q->message_limit);
+		sep = " ";
+	}
+	if (q->mailbox_limit > 0)
+		strbuf_printf(out, "%sMAILBOX %" PRIu64 " %" PRIu64, sep,
+			      q->mailboxes_used, q->mailbox_limit);
 	strbuf_appends(out, ")\r\n");
 }
 
@@ -181,16 +187,18 @@ out:
 	strbuf_free(&root);
 }
 
-/* Reads "(STORAGE n MESSAGE m)": the limits (0 = not listed), NULL or the
- * BAD text; *unsupported_r set for a resource this server lacks. */
+/* Reads "(STORAGE n MESSAGE m MAILBOX k)": the limits (0 = not listed),
+ * NULL or the BAD text; *unsupported_r set for a resource this server
+ * lacks. */
 static const char *quota_limits_parse(const struct imap_arg *l, int64_t *storage_r,
-				      int64_t *messages_r, const char **unsupported_r)
+				      int64_t *messages_r, int64_t *mailboxes_r,
+				      const char **unsupported_r)
 {
-	*storage_r = *messages_r = 0;
+	*storage_r = *messages_r = *mailboxes_r = 0;
 	*unsupported_r = NULL;
 	if (l->type != IMAP_ARG_LIST || l->count % 2 != 0)
 		return "Expected a list of resource names and limits";
-	bool seen_storage = false, seen_message = false;
+	bool seen_storage = false, seen_message = false, seen_mailbox = false;
 	for (size_t i = 0; i < l->count; i += 2) {
 		const char *res;
 		uint64_t limit;
@@ -211,6 +219,11 @@ static const char *quota_limits_parse(const struct imap_arg *l, int64_t *storage
 				return "Resource given twice";
 			seen_message = true;
 			*messages_r = (int64_t)limit;
+		} else if (strcasecmp(res, "MAILBOX") == 0) {
+			if (seen_mailbox)
+				return "Resource given twice";
+			seen_mailbox = true;
+			*mailboxes_r = (int64_t)limit;
 		} else if (*unsupported_r == NULL) {
 			*unsupported_r = res;
 		}
@@ -226,9 +239,10 @@ void cmd_setquota(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", "SETQUOTA takes a quota root and a list of limits");
 		return;
 	}
-	int64_t storage, messages;
+	int64_t storage, messages, mailboxes;
 	const char *unsupported;
-	const char *error = quota_limits_parse(&cmd->args[1], &storage, &messages, &unsupported);
+	const char *error = quota_limits_parse(&cmd->args[1], &storage, &messages,
+					       &mailboxes, &unsupported);
 	if (error != NULL) {
 		imap_session_tagged(s, cmd->tag, "BAD", "CLIENTBUG", error);
 		return;
@@ -257,8 +271,8 @@ void cmd_setquota(struct imap_session *s, struct imap_parsed_command *cmd)
 		actor.admin = s->user.name;
 	}
 	struct store_error err;
-	int rc = store_quota_set(s->server->store, &actor, u.name, storage,
-				 messages, &err);
+	int rc = store_quota_set_limits(s->server->store, &actor, u.name,
+					storage, messages, mailboxes, &err);
 	imap_server_changed(s->server);
 	struct store_quota q;
 	if (rc < 0 || store_quota_get(s->server->store, u.id, &q, &err) < 0) {

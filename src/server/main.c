@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 		.server_fqdn = cfg.server_name,
 		.default_storage_limit = cfg.quota_storage,
 		.default_message_limit = cfg.quota_messages,
+		.default_mailbox_limit = cfg.quota_mailboxes,
 	};
 	struct store *store = NULL;
 	struct store_error serr;

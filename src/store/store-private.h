@@ -157,7 +157,8 @@ struct store_backend_ops {
 			 struct store_quota *quota_r, struct store_error *err);
 	int (*quota_set)(struct store *store, const struct store_actor *actor,
 			 const char *user_name, int64_t storage_limit,
-			 int64_t message_limit, struct store_error *err);
+			 int64_t message_limit, int64_t mailbox_limit,
+			 struct store_error *err);
 	/* expiry: at most STORE_EXPIRE_BATCH_MAX messages */
 	int (*message_expire)(struct store *store,
 			      const struct store_actor *actor,
@@ -207,6 +208,7 @@ struct store {
 	/* quota of users without their own limits; 0 = unlimited */
 	uint64_t default_storage_limit;
 	uint64_t default_message_limit;
+	uint64_t default_mailbox_limit;
 	/* Group commit (store_group_enable, store-sync.c): body files are
 	 * written without fsync and listed here; store_group_commit() syncs
 	 * them all, in parallel, before the one COMMIT that names them. */

@@ -183,7 +183,10 @@ static const char sq_schema_v3[] =
  *   else that user's value.priv).
  * - urlauth_keys: RFC 4467 mailbox access keys, one per user and mailbox.
  * - mailboxes.delivered: set once mail has been delivered to the mailbox
- *   (LMTP), so NOTIFY's "inboxes" (RFC 5465 §6) is INBOX plus these. */
+ *   (LMTP), so NOTIFY's "inboxes" (RFC 5465 §6) is INBOX plus these.
+ * - quotas.mailbox_limit: the RFC 9208 §5.3 MAILBOX limit, as the other
+ *   limits (NULL: the configured default, 0: unlimited).  Its usage is
+ *   counted when needed (a user has few mailboxes), not kept. */
 static const char sq_schema_v4[] =
 	"CREATE TABLE acl("
 	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
@@ -227,6 +230,7 @@ static const char sq_schema_v4[] =
 	"  key BLOB NOT NULL,"
 	"  PRIMARY KEY(user_id, mailbox_id)) WITHOUT ROWID;"
 	"ALTER TABLE mailboxes ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE quotas ADD COLUMN mailbox_limit INTEGER;"
 	"UPDATE meta SET value = 4 WHERE key = 'schema_version';"
 	"PRAGMA user_version = 4;";
 
@@ -282,6 +286,7 @@ enum sq_stmt_id {
 	SQ_QUOTA_GET,
 	SQ_QUOTA_SET_LIMITS,
 	SQ_QUOTA_SET_EXCEEDED,
+	SQ_QUOTA_MAILBOXES,
 	SQ_MESSAGE_EXPIRED,
 	SQ_STMT_COUNT
 };
@@ -393,13 +398,20 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
 		"SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
 	[SQ_QUOTA_GET] = "SELECT storage_limit, message_limit, storage_used, "
-		"messages_used, exceeded FROM quotas WHERE user_id = ?1",
+		"messages_used, exceeded, mailbox_limit FROM quotas "
+		"WHERE user_id = ?1",
 	[SQ_QUOTA_SET_LIMITS] = "INSERT INTO quotas(user_id, storage_limit, "
-		"message_limit) VALUES (?1, ?2, ?3) ON CONFLICT(user_id) DO "
+		"message_limit, mailbox_limit) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT(user_id) DO "
 		"UPDATE SET storage_limit = excluded.storage_limit, "
-		"message_limit = excluded.message_limit",
+		"message_limit = excluded.message_limit, "
+		"mailbox_limit = excluded.mailbox_limit",
 	[SQ_QUOTA_SET_EXCEEDED] =
 		"UPDATE quotas SET exceeded = ?2 WHERE user_id = ?1",
+	/* RFC 9208 §5.3 usage: \Noselect names left by DELETE are not
+	 * mailboxes the user has (nor can select, nor delete again) */
+	[SQ_QUOTA_MAILBOXES] = "SELECT COUNT(*) FROM mailboxes "
+		"WHERE user_id = ?1 AND noselect = 0",
 	[SQ_MESSAGE_EXPIRED] = "SELECT uid FROM messages "
 		"WHERE mailbox_id = ?1 AND internaldate < ?2 ORDER BY uid "
 		"LIMIT ?3",
@@ -989,12 +1001,35 @@ struct sq_quota {
 	int64_t user_id;
 	int64_t own_storage;        /* the user's own limit, -1 when NULL */
 	int64_t own_messages;
+	int64_t own_mailboxes;
 	uint64_t storage_limit;     /* in force: own, else default; 0 = none */
 	uint64_t message_limit;
+	uint64_t mailbox_limit;
 	uint64_t storage_used;
 	uint64_t messages_used;
+	/* counted only when mailbox_limit != 0 (sq_quota_load) or when
+	 * asked for (sq_quota_count_mailboxes) */
+	uint64_t mailboxes_used;
 	bool exceeded;
 };
+
+static int sq_quota_count_mailboxes(struct sq_ctx *c, struct sq_quota *q,
+				    struct store_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(c->sq, SQ_QUOTA_MAILBOXES, err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, q->user_id);
+	int r = sq_row(c->sq, st, "counting mailboxes", err);
+	if (r < 0)
+		return -1;
+	q->mailboxes_used = 0;
+	if (r == 1) {
+		q->mailboxes_used = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return 0;
+}
 
 static uint64_t sq_column_u64(sqlite3_stmt *st, int col)
 {
@@ -1009,6 +1044,7 @@ static int sq_quota_load(struct sq_ctx *c, int64_t user_id,
 	q->user_id = user_id;
 	q->own_storage = -1;
 	q->own_messages = -1;
+	q->own_mailboxes = -1;
 	sqlite3_stmt *st = sq_stmt(c->sq, SQ_QUOTA_GET, err);
 	if (st == NULL)
 		return -1;
@@ -1024,6 +1060,8 @@ static int sq_quota_load(struct sq_ctx *c, int64_t user_id,
 		q->storage_used = sq_column_u64(st, 2);
 		q->messages_used = sq_column_u64(st, 3);
 		q->exceeded = sqlite3_column_int64(st, 4) != 0;
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+			q->own_mailboxes = (int64_t)sq_column_u64(st, 5);
 		sqlite3_reset(st);
 	}
 	q->storage_limit = q->own_storage >= 0
@@ -1032,6 +1070,12 @@ static int sq_quota_load(struct sq_ctx *c, int64_t user_id,
 	q->message_limit = q->own_messages >= 0
 			   ? (uint64_t)q->own_messages
 			   : c->store->default_message_limit;
+	q->mailbox_limit = q->own_mailboxes >= 0
+			   ? (uint64_t)q->own_mailboxes
+			   : c->store->default_mailbox_limit;
+	/* the count costs a query: only when a limit makes it matter */
+	if (q->mailbox_limit != 0)
+		return sq_quota_count_mailboxes(c, q, err);
 	return 0;
 }
 
@@ -1049,6 +1093,16 @@ static bool sq_quota_fits(const struct sq_quota *q, uint64_t bytes,
 	     q->messages_used > q->message_limit - msgs))
 		return false;
 	return true;
+}
+
+/* Whether the usage is within every limit, MAILBOX included (a user over
+ * the mailbox limit may still append: RFC 9208 §4.3.1 ties OVERQUOTA on
+ * APPEND/COPY/MOVE to what the message(s) add). */
+static bool sq_quota_within_all(const struct sq_quota *q)
+{
+	if (q->mailbox_limit != 0 && q->mailboxes_used > q->mailbox_limit)
+		return false;
+	return sq_quota_fits(q, 0, 0);
 }
 
 static int sq_quota_set_exceeded(struct sq_ctx *c, int64_t user_id,
@@ -1101,6 +1155,14 @@ static int sq_event_quota(struct sq_ctx *c, enum event_type type,
 				      (int64_t)q->message_limit);
 	event_builder_set_int(eb, EVENT_PARAM_MESSAGES,
 			      (int64_t)q->messages_used);
+	/* RFC 5423 has no parameter for the MAILBOX resource (RFC 9208
+	 * §5.3): vendor ones (§6), present when that limit is in force */
+	if (q->mailbox_limit != 0) {
+		event_builder_set_vendor_int(eb, "maxMailboxes",
+					     (int64_t)q->mailbox_limit);
+		event_builder_set_vendor_int(eb, "mailboxes",
+					     (int64_t)q->mailboxes_used);
+	}
 	/* the owner, also when an administrator (the CLI) acts */
 	event_builder_set_str(eb, EVENT_PARAM_USER, owner);
 	return sq_event_write(c, &eb, q->user_id, mb != NULL ? mb->id : 0,
@@ -1137,6 +1199,31 @@ static int sq_quota_check(struct sq_ctx *c, const struct store_mailbox *mb,
 	return SQ_OVERQUOTA;
 }
 
+/* Before creating n mailboxes of the user (CREATE, with its new parents;
+ * RENAME's new parents, RENAME INBOX's new mailbox): 0 when they fit the
+ * MAILBOX limit (RFC 9208 §5.3), else SQ_OVERQUOTA after QuotaExceed
+ * (RFC 5423 §4.1, without mailboxID: the mailbox does not exist), as
+ * sq_quota_check does for messages.  The caller has written nothing yet,
+ * so sq_end_quota commits only the event. */
+static int sq_quota_check_mailboxes(struct sq_ctx *c, int64_t user_id,
+				    uint64_t n, struct store_error *err)
+{
+	struct sq_quota q;
+	if (n == 0)
+		return 0;
+	if (sq_quota_load(c, user_id, &q, err) < 0)
+		return -1;
+	if (q.mailbox_limit == 0 ||
+	    (q.mailboxes_used <= q.mailbox_limit &&
+	     n <= q.mailbox_limit - q.mailboxes_used))
+		return 0;
+	if (sq_event_quota(c, EVENT_QUOTA_EXCEED, &q, NULL, err) < 0 ||
+	    (!q.exceeded && sq_quota_set_exceeded(c, user_id, true, err) < 0))
+		return -1;
+	store_error_set(err, STORE_ERR_OVERQUOTA, "Mailbox quota exceeded");
+	return SQ_OVERQUOTA;
+}
+
 /* After a change that may have lowered the user's usage: QuotaWithin
  * when a QuotaExceed (or a limit lowered under the usage) came before
  * and the usage is now within every limit (RFC 5423 §4.1). */
@@ -1147,7 +1234,7 @@ static int sq_quota_within(struct sq_ctx *c, int64_t user_id,
 	struct sq_quota q;
 	if (sq_quota_load(c, user_id, &q, err) < 0)
 		return -1;
-	if (!q.exceeded || !sq_quota_fits(&q, 0, 0))
+	if (!q.exceeded || !sq_quota_within_all(&q))
 		return 0;
 	if (sq_event_quota(c, EVENT_QUOTA_WITHIN, &q, mb, err) < 0)
 		return -1;
@@ -1585,6 +1672,33 @@ static int sq_mailbox_create_parents(struct sq_ctx *c, int64_t user_id,
 		if (r == 0 && sq_mailbox_insert(c, user_id, buf, "", true, &mb,
 						err) < 0)
 			return -1;
+		buf[i] = '/';
+	}
+	return 0;
+}
+
+/* How many mailboxes sq_mailbox_create_parents(name) would create. */
+static int sq_mailbox_parents_missing(struct sq_ctx *c, int64_t user_id,
+				      const char *name, uint64_t *n_r,
+				      struct store_error *err)
+{
+	char buf[STORE_MAILBOX_NAME_MAX + 1];
+	size_t len = strlen(name);
+	if (len > STORE_MAILBOX_NAME_MAX)
+		len = STORE_MAILBOX_NAME_MAX;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	*n_r = 0;
+	for (size_t i = 1; i < len; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		struct store_mailbox mb;
+		int r = sq_mailbox_by_name(c->sq, user_id, buf, &mb, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			(*n_r)++;
 		buf[i] = '/';
 	}
 	return 0;
@@ -2184,6 +2298,16 @@ static int sq_mailbox_create_txn(struct sq_ctx *c, int64_t user_id,
 				"Mailbox already exists");
 		return -1;
 	}
+	/* RFC 9208 §5.3: the mailbox and any new parents must fit */
+	uint64_t n = 1;
+	if (r == 0 && sq_mailbox_parents_missing(c, user_id, name, &n,
+						 err) < 0)
+		return -1;
+	if (r == 0)
+		n++;
+	int qr = sq_quota_check_mailboxes(c, user_id, n, err);
+	if (qr != 0)
+		return qr;
 	if (r == 0) {
 		if (sq_mailbox_create_parents(c, user_id, name, err) < 0)
 			return -1;
@@ -2217,7 +2341,7 @@ static int sq_mailbox_create(struct store *store,
 	if (sq_begin(c.sq, true, err) < 0)
 		return -1;
 	int ret = sq_mailbox_create_txn(&c, user_id, name, special_use, err);
-	return sq_end(c.sq, ret, err);
+	return sq_end_quota(c.sq, ret, err);
 }
 
 static int sq_mailbox_delete_txn(struct sq_ctx *c, int64_t user_id,
@@ -2372,6 +2496,16 @@ static int sq_mailbox_rename_txn(struct sq_ctx *c, int64_t user_id,
 				"Mailbox already exists");
 		return -1;
 	}
+	/* A rename keeps the mailbox count, except for the parents it
+	 * creates and RENAME INBOX's new mailbox (RFC 9208 §5.3) */
+	uint64_t added;
+	if (sq_mailbox_parents_missing(c, user_id, new_name, &added, err) < 0)
+		return -1;
+	if (store_name_is_inbox(old_name))
+		added++;
+	int qr = sq_quota_check_mailboxes(c, user_id, added, err);
+	if (qr != 0)
+		return qr;
 	if (store_name_is_inbox(old_name))
 		return sq_rename_inbox(c, &src, new_name, err);
 
@@ -2434,7 +2568,7 @@ static int sq_mailbox_rename(struct store *store,
 	if (sq_begin(c.sq, true, err) < 0)
 		return -1;
 	int ret = sq_mailbox_rename_txn(&c, user_id, old_name, new_name, err);
-	return sq_end(c.sq, ret, err);
+	return sq_end_quota(c.sq, ret, err);
 }
 
 static int sq_subscription_set_txn(struct sq_ctx *c, int64_t user_id,
@@ -3847,6 +3981,9 @@ static void sq_quota_export(const struct sq_quota *q, struct store_quota *out)
 	out->message_is_default = q->own_messages < 0;
 	out->storage_used = q->storage_used;
 	out->messages_used = q->messages_used;
+	out->mailbox_limit = q->mailbox_limit;
+	out->mailbox_is_default = q->own_mailboxes < 0;
+	out->mailboxes_used = q->mailboxes_used;
 }
 
 static int sq_quota_get(struct store *store, int64_t user_id,
@@ -3868,6 +4005,9 @@ static int sq_quota_get(struct store *store, int64_t user_id,
 	}
 	if (ret == 0)
 		ret = sq_quota_load(&c, user_id, &q, err);
+	/* shown also when unlimited (GETQUOTA leaves it out, the CLI not) */
+	if (ret == 0 && q.mailbox_limit == 0)
+		ret = sq_quota_count_mailboxes(&c, &q, err);
 	if (ret == 0)
 		sq_quota_export(&q, quota_r);
 	return sq_end(c.sq, ret, err);
@@ -3885,7 +4025,7 @@ static int64_t sq_quota_own_next(int64_t own, int64_t request)
 
 static int sq_quota_set_txn(struct sq_ctx *c, const char *user_name,
 			    int64_t storage_limit, int64_t message_limit,
-			    struct store_error *err)
+			    int64_t mailbox_limit, struct store_error *err)
 {
 	struct store_user user;
 	int r = sq_user_by_name(c->sq, user_name, &user, err);
@@ -3902,8 +4042,11 @@ static int sq_quota_set_txn(struct sq_ctx *c, const char *user_name,
 						storage_limit);
 	int64_t own_messages = sq_quota_own_next(before.own_messages,
 						 message_limit);
+	int64_t own_mailboxes = sq_quota_own_next(before.own_mailboxes,
+						  mailbox_limit);
 	if (own_storage == before.own_storage &&
-	    own_messages == before.own_messages)
+	    own_messages == before.own_messages &&
+	    own_mailboxes == before.own_mailboxes)
 		return 0;
 	sqlite3_stmt *st = sq_stmt(c->sq, SQ_QUOTA_SET_LIMITS, err);
 	if (st == NULL)
@@ -3917,13 +4060,17 @@ static int sq_quota_set_txn(struct sq_ctx *c, const char *user_name,
 		sqlite3_bind_int64(st, 3, own_messages);
 	else
 		sqlite3_bind_null(st, 3);
+	if (own_mailboxes >= 0)
+		sqlite3_bind_int64(st, 4, own_mailboxes);
+	else
+		sqlite3_bind_null(st, 4);
 	if (sq_run(c->sq, st, "setting a quota", err) < 0 ||
 	    sq_quota_load(c, user.id, &after, err) < 0)
 		return -1;
 	/* RFC 5423 §4.1 QuotaChange: "The user's quota was changed" */
 	if (sq_event_quota(c, EVENT_QUOTA_CHANGE, &after, NULL, err) < 0)
 		return -1;
-	bool fits = sq_quota_fits(&after, 0, 0);
+	bool fits = sq_quota_within_all(&after);
 	if (after.exceeded && fits) {
 		/* a raised limit brings the usage back under it */
 		if (sq_event_quota(c, EVENT_QUOTA_WITHIN, &after, NULL,
@@ -3940,14 +4087,15 @@ static int sq_quota_set_txn(struct sq_ctx *c, const char *user_name,
 
 static int sq_quota_set(struct store *store, const struct store_actor *actor,
 			const char *user_name, int64_t storage_limit,
-			int64_t message_limit, struct store_error *err)
+			int64_t message_limit, int64_t mailbox_limit,
+			struct store_error *err)
 {
 	struct sq_ctx c;
 	sq_ctx_init(&c, store, actor);
 	if (sq_begin(c.sq, true, err) < 0)
 		return -1;
 	int ret = sq_quota_set_txn(&c, user_name, storage_limit,
-				   message_limit, err);
+				   message_limit, mailbox_limit, err);
 	return sq_end(c.sq, ret, err);
 }
 

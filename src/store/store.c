@@ -99,6 +99,7 @@ int store_open(const char *data_dir, const struct store_options *opts,
 		store->max_message_size = opts->max_message_size;
 		store->default_storage_limit = opts->default_storage_limit;
 		store->default_message_limit = opts->default_message_limit;
+		store->default_mailbox_limit = opts->default_mailbox_limit;
 		if (opts->server_fqdn != NULL && *opts->server_fqdn != '\0')
 			store->server_fqdn = xstrdup(opts->server_fqdn);
 		if (opts->default_mailboxes != NULL &&
@@ -850,16 +851,27 @@ int store_quota_set(struct store *store, const struct store_actor *actor,
 		    const char *user_name, int64_t storage_limit,
 		    int64_t message_limit, struct store_error *err)
 {
+	return store_quota_set_limits(store, actor, user_name, storage_limit,
+				      message_limit, STORE_QUOTA_KEEP, err);
+}
+
+int store_quota_set_limits(struct store *store,
+			   const struct store_actor *actor,
+			   const char *user_name, int64_t storage_limit,
+			   int64_t message_limit, int64_t mailbox_limit,
+			   struct store_error *err)
+{
 	store_error_clear(err);
 	if (store_user_name_check(user_name, err) < 0) {
 		store_error_set(err, STORE_ERR_NONEXISTENT, "No such user");
 		return -1;
 	}
 	if (!store_quota_limit_valid(storage_limit) ||
-	    !store_quota_limit_valid(message_limit)) {
+	    !store_quota_limit_valid(message_limit) ||
+	    !store_quota_limit_valid(mailbox_limit)) {
 		store_error_set(err, STORE_ERR_CANNOT, "Invalid quota limit");
 		return -1;
 	}
 	return store->ops->quota_set(store, actor, user_name, storage_limit,
-				     message_limit, err);
+				     message_limit, mailbox_limit, err);
 }

@@ -100,6 +100,8 @@ struct store_options {
 	 * bytes of messages and number of messages; 0 = unlimited. */
 	uint64_t default_storage_limit;
 	uint64_t default_message_limit;
+	/* MAILBOX (RFC 9208 §5.3): number of mailboxes; 0 = unlimited */
+	uint64_t default_mailbox_limit;
 };
 
 /* Open (creating when needed) the store under data_dir: data_dir/index.db
@@ -485,6 +487,12 @@ struct store_quota {
 	bool message_is_default;
 	uint64_t storage_used;       /* bytes */
 	uint64_t messages_used;
+	/* MAILBOX (RFC 9208 §5.3): the user's selectable mailboxes (INBOX
+	 * included, \Noselect hierarchy names not); a CREATE (or RENAME
+	 * that makes new parents) past the limit fails with OVERQUOTA. */
+	uint64_t mailbox_limit;      /* mailboxes, 0 = unlimited */
+	bool mailbox_is_default;
+	uint64_t mailboxes_used;
 };
 
 /* err->msg of an OVERQUOTA refusal that no expunge would cure: the message
@@ -502,6 +510,13 @@ int store_quota_get(struct store *store, int64_t user_id,
 int store_quota_set(struct store *store, const struct store_actor *actor,
 		    const char *user_name, int64_t storage_limit,
 		    int64_t message_limit, struct store_error *err);
+/* The same with the MAILBOX limit too (store_quota_set keeps it); one
+ * transaction, one QuotaChange. */
+int store_quota_set_limits(struct store *store,
+			   const struct store_actor *actor,
+			   const char *user_name, int64_t storage_limit,
+			   int64_t message_limit, int64_t mailbox_limit,
+			   struct store_error *err);
 
 
 /* ---- expiry ---- */

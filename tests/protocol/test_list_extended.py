@@ -212,3 +212,32 @@ def test_list_status_deleted_items_and_special_use_return(client):
     assert m and int(m.group(1)) > 100, untagged
     got = lists(ok(client, "B", 'LIST "" "*" RETURN (SPECIAL-USE)'))
     assert "INBOX" in got and "\\Sent" in got["Sent"][0]
+
+
+def test_list_status_size(client):
+    """STATUS SIZE (RFC 9051 §6.3.11 / RFC 8438) in LIST-STATUS: per
+    mailbox, the sum of RFC822.SIZE, the same as STATUS SIZE; 0 when empty;
+    none for a \\Noselect name."""
+    small = simple_message()
+    big = simple_message(body="y" * 5000 + "\r\n")
+    append_message(client, "INBOX", small)
+    append_message(client, "INBOX", big)
+    ok(client, "C", 'CREATE "Box/Leaf"')
+    append_message(client, "Box/Leaf", big)
+    ok(client, "C2", 'CREATE "Empty"')
+    ok(client, "D", 'DELETE "Box"')        # \Noselect parent
+    untagged = ok(client, "A", 'LIST "" "*" RETURN (STATUS (SIZE MESSAGES DELETED-STORAGE))')
+    sizes = {}
+    for line in untagged:
+        m = re.match(r'^\* STATUS ("[^"]*"|\S+) \(SIZE (\d+) MESSAGES (\d+) DELETED-STORAGE 0\)$', line)
+        if m:
+            sizes[m.group(1).strip('"')] = (int(m.group(2)), int(m.group(3)))
+    assert sizes["INBOX"] == (len(small.encode()) + len(big.encode()), 2)
+    assert sizes["Box/Leaf"] == (len(big.encode()), 1)
+    assert sizes["Empty"] == (0, 0)
+    assert "Box" not in sizes
+    for name, (size, _) in sizes.items():
+        st = ok(client, "S", f'STATUS "{name}" (SIZE)')
+        assert len(st) == 1 and st[0].endswith(f" (SIZE {size})"), st
+    _, tagged = client.command("B", 'LIST "" "*" RETURN (STATUS (SIZE BOGUS))')
+    assert tagged.startswith("B BAD"), tagged

@@ -452,3 +452,38 @@ def test_annotation_change_selected_shared_rights(nsrv):
     ok(a, "S6", 'STORE 1 ANNOTATION (/comment (value.shared "two"))')
     quiet(b)
     a.close(), b.close()
+
+
+def test_shared_watchers_gone_none_add_and_close(nsrv):
+    """The owner index follows NOTIFY NONE, SET, ADD and disconnects."""
+    a = session(nsrv)
+    ok(a, "C1", "CREATE Shared")
+    share(a, "lr")
+    b1, b2, b3 = bob(nsrv), bob(nsrv), bob(nsrv)
+    for i, c in enumerate((b1, b2, b3)):
+        notify(c, f"SET (mailboxes {SHARED} {MSG_EVENTS})", tag=f"N{i}")
+    notify(b1, "NONE", tag="X1")
+    notify(b2, f"ADD (subtree \"Other Users\" {MSG_EVENTS})", tag="X2")
+    b3.close()
+    append(a, "Shared", tag="A1")
+    line, _ = wait_for(b2, r"^\* STATUS")
+    assert line == f"* STATUS {SHARED} (UIDNEXT 2 MESSAGES 1)", line
+    quiet(b2)          # once, though two indexes lead to it
+    quiet(b1)
+    # SET without shared names: no longer watched
+    notify(b2, f"SET (personal {MSG_EVENTS})", tag="X3")
+    append(a, "Shared", tag="A2")
+    quiet(b2)
+    a.close(), b1.close(), b2.close()
+
+
+def test_event_reaches_session_once(nsrv):
+    """Own mailboxes and the whole "Other Users" tree: two indexes lead to
+    the session, it hears each change once."""
+    a, a2 = session(nsrv), session(nsrv)
+    notify(a, f'SET (personal {MSG_EVENTS}) (subtree "Other Users" {MSG_EVENTS})')
+    append(a2, "Drafts", tag="A1")
+    line, _ = wait_for(a, r"^\* STATUS")
+    assert line == "* STATUS Drafts (UIDNEXT 2 MESSAGES 1)", line
+    quiet(a)
+    a.close(), a2.close()

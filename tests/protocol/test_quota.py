@@ -67,7 +67,8 @@ def message_count(c, mailbox):
 
 def test_cli_set_get_and_quota_change(server):
     q = quota_get(server)
-    assert q == {"storage": (0, 0, "default"), "messages": (0, 0, "default")}
+    assert q == {"storage": (0, 0, "default"), "messages": (0, 0, "default"),
+                 "mailboxes": (6, 0, "default")}     # INBOX + 5 defaults
     before = last_seq(server)
     server.cli("quota", "set", "alice", "--storage", "100M", "--messages", "500")
     q = quota_get(server)

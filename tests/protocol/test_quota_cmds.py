@@ -45,9 +45,12 @@ def test_capabilities(server):
     c = server.raw()
     c.login("alice", "secret-pw")
     caps = ok(c, "A", "CAPABILITY")[0].split()
-    for cap in ("QUOTA", "QUOTASET", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"):
+    for cap in ("QUOTA", "QUOTASET", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+                "QUOTA=RES-MAILBOX"):
         assert cap in caps
-    assert "QUOTA=RES-MAILBOX" not in caps
+    # no other resource is claimed (RFC 9208 §5: all of them MUST be listed)
+    assert sorted(c for c in caps if c.startswith("QUOTA=RES-")) == \
+        ["QUOTA=RES-MAILBOX", "QUOTA=RES-MESSAGE", "QUOTA=RES-STORAGE"]
     c.close()
 
 
@@ -121,7 +124,7 @@ def test_setquota_by_admin_emits_quotachange(server_factory):
     r = srv.cli("quota", "get", "bob")
     assert "unlimited" in r.stdout.splitlines()[1]
     # unsupported resources and a limit of 0 are refused
-    _, t = c.command("D", 'SETQUOTA "#user/bob" (MAILBOX 10)')
+    _, t = c.command("D", 'SETQUOTA "#user/bob" (ANNOTATION-STORAGE 10)')
     assert t.startswith("D NO [CANNOT]")
     _, t = c.command("E", 'SETQUOTA "#user/bob" (STORAGE 0)')
     assert t.startswith("E NO [CANNOT]")

@@ -156,3 +156,18 @@ def test_invalid_utf8_names_refused(c, bad):
     c.send(b'M1 CREATE "' + bad + b'"\r\n')
     _, tagged = c.until_tagged("M1")
     assert tagged.startswith("M1 NO") or tagged.startswith("M1 BAD"), tagged
+
+
+def test_list_reference_in_utf8(c):
+    enable(c)
+    _, tagged = cmd(c, "M1", f'CREATE "{CAFE}/Sub"')
+    assert tagged.startswith("M1 OK"), tagged
+    _, tagged = cmd(c, "M2", 'CREATE "R&D/x"')
+    assert tagged.startswith("M2 OK"), tagged
+    untagged, tagged = cmd(c, "L1", f'LIST "{CAFE}/" "*"')
+    assert tagged.startswith("L1 OK"), tagged
+    assert untagged == [f'* LIST (\\HasNoChildren) "/" "{CAFE}/Sub"'] or \
+        any(l.endswith(f"{CAFE}/Sub") for l in untagged), untagged
+    untagged, tagged = cmd(c, "L2", 'LIST "R&D/" "%"')
+    assert tagged.startswith("L2 OK"), tagged
+    assert len(untagged) == 1 and untagged[0].endswith("R&D/x"), untagged

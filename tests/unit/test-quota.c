@@ -472,6 +472,106 @@ static void test_migration(void **state)
 	fx_destroy(fx);
 }
 
+/* An index.db of schema version 3 (quotas without mailbox_limit) keeps
+ * its own limits and gains the MAILBOX one (RFC 9208 §5.3) on open; the
+ * limit then holds on CREATE, with QuotaExceed and QuotaWithin. */
+static void test_migration_v3_mailbox_limit(void **state)
+{
+	(void)state;
+	struct fx *fx = fx_create(0, 0);
+	struct store_error err;
+	assert_int_equal(store_quota_set(fx->store, &cli_actor, "alice",
+					 4096, 7, &err), 0);
+	store_close(&fx->store);
+
+	char path[128];
+	snprintf(path, sizeof(path), "%s/index.db", fx->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE acl; DROP TABLE metadata; DROP TABLE annotations;"
+		"DROP TABLE urlauth_keys; DROP TRIGGER users_metadata;"
+		"DROP TRIGGER mailboxes_metadata;"
+		"DROP TRIGGER IF EXISTS mailboxes_metadata_noselect;"
+		"DROP TRIGGER IF EXISTS mailboxes_acl_noselect;"
+		"ALTER TABLE mailboxes DROP COLUMN delivered;"
+		"ALTER TABLE quotas DROP COLUMN mailbox_limit;"
+		"UPDATE meta SET value = 3 WHERE key = 'schema_version';"
+		"PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store_options opts = {
+		.server_fqdn = "mail.example.org",
+		.default_mailbox_limit = 50,
+	};
+	assert_int_equal(store_open(fx->dir, &opts, &fx->store, &err), 0);
+	struct store_quota q = quota(fx);
+	assert_int_equal(q.storage_limit, 4096);
+	assert_false(q.storage_is_default);
+	assert_int_equal(q.message_limit, 7);
+	assert_int_equal(q.mailbox_limit, 50);
+	assert_true(q.mailbox_is_default);
+	assert_int_equal(q.mailboxes_used, 2);          /* INBOX, Trash */
+
+	/* KEEP leaves the others alone; one QuotaChange */
+	new_events(fx);
+	assert_int_equal(store_quota_set_limits(fx->store, &cli_actor, "alice",
+						STORE_QUOTA_KEEP,
+						STORE_QUOTA_KEEP, 3, &err), 0);
+	q = quota(fx);
+	assert_int_equal(q.storage_limit, 4096);
+	assert_int_equal(q.mailbox_limit, 3);
+	assert_false(q.mailbox_is_default);
+	json_t *evs = new_events(fx);
+	assert_int_equal(json_array_size(evs), 1);
+	json_t *ev = json_array_get(evs, 0);
+	assert_string_equal(ev_type(ev), "QuotaChange");
+	assert_int_equal(ev_int(ev, "vnd.tidings.maxMailboxes"), 3);
+	assert_int_equal(ev_int(ev, "vnd.tidings.mailboxes"), 2);
+
+	assert_int_equal(store_mailbox_create(fx->store, &imap_actor,
+					      fx->alice, "a", "", &err), 0);
+	/* b/c needs b too: 2 > 0 free, refused without a trace but the
+	 * QuotaExceed */
+	new_events(fx);
+	assert_int_equal(store_mailbox_create(fx->store, &imap_actor,
+					      fx->alice, "b/c", "", &err), -1);
+	assert_int_equal(err.code, STORE_ERR_OVERQUOTA);
+	evs = new_events(fx);
+	assert_int_equal(json_array_size(evs), 1);
+	ev = json_array_get(evs, 0);
+	assert_string_equal(ev_type(ev), "QuotaExceed");
+	assert_false(ev_has(ev, "mailboxID"));
+	assert_int_equal(ev_int(ev, "vnd.tidings.mailboxes"), 3);
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(fx->store, fx->alice, "b", &mb,
+					   &err), -1);
+	/* renaming INBOX makes a mailbox: refused too */
+	assert_int_equal(store_mailbox_rename(fx->store, &imap_actor,
+					      fx->alice, "INBOX", "old",
+					      &err), -1);
+	assert_int_equal(err.code, STORE_ERR_OVERQUOTA);
+	/* a plain rename does not */
+	assert_int_equal(store_mailbox_rename(fx->store, &imap_actor,
+					      fx->alice, "a", "z", &err), 0);
+	new_events(fx);
+	assert_int_equal(store_mailbox_delete(fx->store, &imap_actor,
+					      fx->alice, "z", &err), 0);
+	evs = new_events(fx);
+	bool within = false;
+	for (size_t i = 0; i < json_array_size(evs); i++)
+		within |= strcmp(ev_type(json_array_get(evs, i)),
+				 "QuotaWithin") == 0;
+	assert_true(within);
+	assert_int_equal(quota(fx).mailboxes_used, 2);
+	/* invalid limits are refused */
+	assert_int_equal(store_quota_set_limits(fx->store, &cli_actor, "alice",
+						STORE_QUOTA_KEEP,
+						STORE_QUOTA_KEEP, -7, &err), -1);
+	assert_int_equal(err.code, STORE_ERR_CANNOT);
+	fx_destroy(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_storage_limit_and_change),
 		cmocka_unit_test(test_deliver_batch),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_migration_v3_mailbox_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
