@@ -1,6 +1,9 @@
 /* The NOTIFY matcher (RFC 5465): a consumer of the event pump that finds
- * the NOTIFY sessions an outbox event concerns through an index by user id
- * and writes the unsolicited responses of §5 to them at once.
+ * the NOTIFY sessions an outbox event concerns through indexes (by user
+ * id; by the owner of the shared mailboxes a session names; the sessions
+ * asking for ServerMetadataChange) and writes the unsolicited responses of
+ * §5 to them at once.  Rights are checked per event (§7).  docs/notify.md
+ * describes what is supported and why.
  *
  * The selected mailbox keeps its own path (server_on_event queues the
  * view's updates first); here we only decide that those updates go out now
@@ -823,6 +826,18 @@ static void info_names(struct notify_event_info *info)
 	info->old_name = url_mailbox_name(json_string_value(json_object_get(j, "oldMailboxID")));
 }
 
+/* §5: whether this session made the change.  An actor's origin is a
+ * session id, but LMTP, POP3 and IMAP count their sessions separately, so
+ * the service must be IMAP too. */
+static bool event_is_own(const struct imap_session *s, struct notify_event_info *info)
+{
+	const struct store_outbox_event *ev = info->ev;
+	if (ev->origin != s->id || ev->origin_pid != getpid())
+		return false;
+	const char *service = json_string_value(json_object_get(info_json(info), "service"));
+	return service != NULL && strcmp(service, "imap") == 0;
+}
+
 static bool info_mailbox(struct imap_server *srv, struct notify_event_info *info)
 {
 	if (!info->mb_tried) {
@@ -1018,7 +1033,7 @@ static void notify_message_event(struct imap_notify *n, struct notify_event_info
 	if ((n->other_events & bit) == 0)
 		return;
 	/* §5: not for a change this client made itself */
-	if (ev->origin == s->id && ev->origin_pid == getpid())
+	if (event_is_own(s, info))
 		return;
 	char name[NOTIFY_NAME_MAX];
 	bool own;
@@ -1059,7 +1074,7 @@ static void notify_mailbox_event(struct imap_notify *n, struct notify_event_info
 	}
 	if ((n->other_events & bit) == 0)
 		return;
-	if (ev->origin == s->id && ev->origin_pid == getpid())
+	if (event_is_own(s, info))
 		return;
 	/* the user's own mailboxes only (docs/notify.md) */
 	if (ev->user_id != s->user.id)
@@ -1117,7 +1132,7 @@ static void notify_quota_event(struct imap_notify *n, struct notify_event_info *
 	if ((n->other_events & bit) == 0 || info->ev->user_id != s->user.id)
 		return;
 	if (info->kind != KIND_QUOTA_CHANGE &&
-	    info->ev->origin == s->id && info->ev->origin_pid == getpid())
+	    event_is_own(s, info))
 		return;
 	const char *name = "INBOX";
 	if (info_mailbox(s->server, info)) {
@@ -1152,7 +1167,7 @@ static void notify_metadata_event(struct imap_notify *n, struct notify_event_inf
 				    NOTIFY_EV_MAILBOX_METADATA_CHANGE;
 	if ((n->other_events & bit) == 0)
 		return;
-	if (ev->origin == s->id && ev->origin_pid == getpid())
+	if (event_is_own(s, info))
 		return;
 	json_t *j = info_json(info);
 	const char *entry = json_string_value(json_object_get(j, "vnd.tidings.entry"));
@@ -1191,10 +1206,9 @@ static void notify_metadata_event(struct imap_notify *n, struct notify_event_inf
 static void notify_acl_event(struct imap_notify *n, struct notify_event_info *info)
 {
 	struct imap_session *s = n->s;
-	const struct store_outbox_event *ev = info->ev;
 	if ((n->other_events & NOTIFY_EV_ADMIN_MAILBOX) == 0)
 		return;
-	if (ev->origin == s->id && ev->origin_pid == getpid())
+	if (event_is_own(s, info))
 		return;
 	char name[NOTIFY_NAME_MAX];
 	bool own;
@@ -1417,7 +1431,7 @@ void imap_notify_selected_event(struct imap_session *s,
 			imap_acl_rights(s, ev->mailbox_id, ev->user_id) : IMAP_ACL_ALL;
 		if ((n->selected_events & NOTIFY_EV_ANNOTATION_CHANGE) != 0 &&
 		    (rights & IMAP_ACL_READ) != 0 && annotation_concerns(s, &info) &&
-		    !(ev->origin == s->id && ev->origin_pid == getpid()))
+		    !event_is_own(s, &info))
 			notify_selected_annotation(s, &info);
 		if (info.json != NULL)
 			json_decref(info.json);

@@ -172,6 +172,7 @@ struct imap_server {
 	uint64_t next_session_id;
 	unsigned int session_count;
 	struct imap_session *all;
+	struct net_ipcount *ip_counts;  /* sessions on the all list, per client_ip */
 	struct imap_session *lru_head, *lru_tail;
 	struct imap_session *by_mailbox[IMAP_MAILBOX_BUCKETS];
 

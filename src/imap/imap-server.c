@@ -13,6 +13,7 @@
 #include "imap/imap-private.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "net/net-ipcount.h"
 #include "net/net-listen.h"
 
 struct imap_listener_entry {
@@ -227,15 +228,6 @@ static const struct net_conn_callbacks session_callbacks = {
 	.on_drained = session_on_drained,
 };
 
-static unsigned int sessions_from_ip(struct imap_server *srv, const char *ip)
-{
-	unsigned int n = 0;
-	for (struct imap_session *s = srv->all; s != NULL; s = s->all_next)
-		if (strcmp(s->client_ip, ip) == 0)
-			n++;
-	return n;
-}
-
 static void server_accept(struct imap_server *srv, int fd, bool implicit_tls)
 {
 	if (srv->shutting_down) {
@@ -266,6 +258,7 @@ static void server_accept(struct imap_server *srv, int fd, bool implicit_tls)
 		srv->all->all_prev = s;
 	srv->all = s;
 	srv->session_count++;
+	unsigned int from_ip = net_ipcount_add(srv->ip_counts, s->client_ip);
 	lru_touch(s);
 
 	if (srv->session_count > srv->cfg->max_connections) {
@@ -274,7 +267,7 @@ static void server_accept(struct imap_server *srv, int fd, bool implicit_tls)
 		imap_session_bye(s, "[UNAVAILABLE] Too many connections, try again later");
 		return;
 	}
-	if (sessions_from_ip(srv, s->client_ip) > srv->cfg->max_connections_per_ip) {
+	if (from_ip > srv->cfg->max_connections_per_ip) {
 		log_warn("imap: %s: per-IP connection limit (%u) reached",
 			 s->client_ip, srv->cfg->max_connections_per_ip);
 		imap_session_bye(s, "[UNAVAILABLE] Too many connections from your address");
@@ -317,6 +310,7 @@ static void session_destroy(struct imap_session *s)
 	if (s->all_next != NULL)
 		s->all_next->all_prev = s->all_prev;
 	srv->session_count--;
+	net_ipcount_remove(srv->ip_counts, s->client_ip);
 	if (s->conn != NULL)
 		net_conn_destroy(&s->conn);
 	if (s->delay_event != NULL)
@@ -728,6 +722,7 @@ struct imap_server *imap_server_create(struct event_base *base,
 	srv->cfg = cfg;
 	srv->store = store;
 	srv->tls = tls;
+	srv->ip_counts = net_ipcount_create();
 	srv->reader_limits.max_line = cfg->max_line_length;
 	srv->reader_limits.max_literal = cfg->max_literal_size;
 	srv->reader_limits.max_command = cfg->max_literal_size + cfg->max_line_length * 4;
@@ -815,6 +810,7 @@ void imap_server_destroy(struct imap_server **srvp)
 	event_free(srv->tick_event);
 	event_pump_destroy(&srv->pump);
 	imap_notify_hub_destroy(&srv->notify_hub);
+	net_ipcount_destroy(&srv->ip_counts);
 	free(srv);
 }
 

@@ -5,8 +5,10 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
@@ -34,6 +36,14 @@ struct net_conn {
 	/* inside on_read: a free asked for then waits until it returns */
 	bool in_read;
 	bool free_deferred;
+	/* Plain socket: output is sent by conn_flush() straight from the
+	 * bufferevent's output buffer; libevent's write event is enabled
+	 * (armed) only while the kernel did not take all of it. */
+	bool direct;
+	bool armed;
+	/* on the flush list */
+	bool queued;
+	struct net_conn *flush_next, *flush_prev;
 };
 
 /* Group commit: while on, every connection written to stops writing to
@@ -41,12 +51,64 @@ struct net_conn {
 static bool hold_active;
 static struct net_conn *held_head;
 
+/* Direct writes.  Waking libevent's write event for every response costs
+ * two epoll_ctl calls and a loop turn per connection written to, which is
+ * most of the cost of a NOTIFY fan-out to thousands of sessions.  So a
+ * plain connection's output is queued in its bufferevent with the write
+ * event disabled, the connection goes on the flush list, and one event
+ * in the next loop turn sends each connection's output with one
+ * sendmsg(): all the lines a command or a push wrote in one go.
+ * Only what the kernel does not take is left to libevent. */
+static struct net_conn flush_head = {
+	.flush_next = &flush_head, .flush_prev = &flush_head,
+};
+static struct event *flush_ev;
+static bool flush_scheduled;
+
+static void conn_flush_unlink(struct net_conn *conn)
+{
+	if (!conn->queued)
+		return;
+	conn->flush_prev->flush_next = conn->flush_next;
+	conn->flush_next->flush_prev = conn->flush_prev;
+	conn->flush_next = conn->flush_prev = NULL;
+	conn->queued = false;
+}
+
+static void conn_flush_run(evutil_socket_t fd, short what, void *arg);
+
+static void conn_flush_schedule(struct net_conn *conn)
+{
+	if (conn->queued)
+		return;
+	conn->flush_prev = flush_head.flush_prev;
+	conn->flush_next = &flush_head;
+	flush_head.flush_prev->flush_next = conn;
+	flush_head.flush_prev = conn;
+	conn->queued = true;
+	if (flush_scheduled)
+		return;
+	if (flush_ev == NULL)
+		flush_ev = event_new(bufferevent_get_base(conn->bev), -1, 0,
+				     conn_flush_run, NULL);
+	/* A timer due at once runs in the next loop turn, after the sockets
+	 * found ready then: the order in which libevent's write event used
+	 * to send (a peer's close seen before the replies of that turn go
+	 * out), and what on_drained writes inside the flush (a streamed
+	 * FETCH) waits a turn, so one fast reader cannot starve the rest. */
+	static const struct timeval now = { 0, 0 };
+	flush_scheduled = true;
+	event_add(flush_ev, &now);
+}
+
 static void conn_hold(struct net_conn *conn)
 {
 	if (!hold_active || conn->held)
 		return;
 	/* before the data goes in: a TLS bufferevent would write it at once */
 	bufferevent_disable(conn->bev, EV_WRITE);
+	conn->armed = false;
+	conn_flush_unlink(conn);
 	conn->held = true;
 	conn->held_next = held_head;
 	if (held_head != NULL)
@@ -73,6 +135,10 @@ void net_conn_hold_output(bool on)
 	while (held_head != NULL) {
 		struct net_conn *conn = held_head;
 		conn_unhold(conn);
+		if (conn->direct) {
+			conn_flush_schedule(conn);
+			continue;
+		}
 		bufferevent_enable(conn->bev, EV_WRITE);
 		/* after STARTTLS in the held turn the socket side was
 		 * disabled too (net_conn_starttls) */
@@ -137,6 +203,7 @@ static void conn_free(struct net_conn *conn)
 		return;
 	}
 	conn_unhold(conn);
+	conn_flush_unlink(conn);
 	if (conn->close_timer != NULL)
 		event_free(conn->close_timer);
 	if (conn->bev != NULL)
@@ -144,9 +211,89 @@ static void conn_free(struct net_conn *conn)
 	free(conn);
 }
 
+/* Sends what the output buffer holds without waiting for the write
+ * event; may free conn (closing) or call on_drained.  What the kernel
+ * does not take, and any error, is left to libevent: the write event is
+ * armed, libevent writes the rest (or meets the error again and reports
+ * it to conn_event_cb, so EPIPE or ECONNRESET still close the session). */
+static void conn_flush(struct net_conn *conn)
+{
+	if (!conn->direct || conn->held || conn->armed)
+		return;
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	evutil_socket_t fd = bufferevent_getfd(conn->bev);
+	while (fd >= 0 && evbuffer_get_length(out) > 0) {
+		struct evbuffer_iovec v[16];
+		struct iovec iov[16];
+		int n = evbuffer_peek(out, -1, NULL, v, 16);
+		if (n > 16)
+			n = 16;
+		size_t want = 0;
+		for (int i = 0; i < n; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+			want += v[i].iov_len;
+		}
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t sent = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent <= 0)
+			break;
+		/* libevent freezes the start of a socket bufferevent's output
+		 * buffer outside its own writes */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_drain(out, (size_t)sent);
+		evbuffer_freeze(out, 1);
+		if ((size_t)sent < want)
+			break;          /* the socket buffer is full */
+	}
+	if (evbuffer_get_length(out) > 0) {
+		conn->armed = true;
+		bufferevent_enable(conn->bev, EV_WRITE);
+		return;
+	}
+	if (conn->closing) {
+		conn_free(conn);
+		return;
+	}
+	if (conn->cb.on_drained != NULL)
+		conn->cb.on_drained(conn, conn->ctx);
+}
+
+static void conn_flush_run(evutil_socket_t fd, short what, void *arg)
+{
+	flush_scheduled = false;
+	/* this pass takes the list as it is: what on_drained writes now
+	 * waits for the next pass */
+	struct net_conn batch = {
+		.flush_next = &batch, .flush_prev = &batch,
+	};
+	if (flush_head.flush_next != &flush_head) {
+		batch.flush_next = flush_head.flush_next;
+		batch.flush_prev = flush_head.flush_prev;
+		batch.flush_next->flush_prev = &batch;
+		batch.flush_prev->flush_next = &batch;
+		flush_head.flush_next = flush_head.flush_prev = &flush_head;
+	}
+	while (batch.flush_next != &batch) {
+		struct net_conn *conn = batch.flush_next;
+		/* unlinked first: on_drained may free it, or any other */
+		conn_flush_unlink(conn);
+		conn_flush(conn);
+	}
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct net_conn *conn = arg;
+	if (conn->direct && conn->armed) {
+		/* all written: back to direct writes */
+		conn->armed = false;
+		bufferevent_disable(bev, EV_WRITE);
+	}
 	if (conn->closing) {
 		if (conn_pending(conn) == 0)
 			conn_free(conn);
@@ -180,7 +327,13 @@ static void conn_setup(struct net_conn *conn)
 {
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 			  conn);
-	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	if (conn->direct) {
+		/* a new bufferevent starts with EV_WRITE enabled */
+		bufferevent_disable(conn->bev, EV_WRITE);
+		bufferevent_enable(conn->bev, EV_READ);
+	} else {
+		bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	}
 }
 
 struct net_conn *net_conn_create(struct event_base *base, int fd, SSL_CTX *tls,
@@ -231,6 +384,7 @@ struct net_conn *net_conn_create(struct event_base *base, int fd, SSL_CTX *tls,
 		conn->tls = true;
 	} else {
 		conn->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+		conn->direct = true;
 	}
 	if (conn->bev == NULL) {
 		close(fd);
@@ -275,6 +429,9 @@ void net_conn_close_after_flush(struct net_conn **connp)
 		conn_free(conn);
 		return;
 	}
+	/* held: the flush after the hold sends it and frees conn */
+	if (conn->direct && !conn->held && !conn->armed)
+		conn_flush_schedule(conn);
 	/* The write callback frees a plain connection once its output is
 	 * written; the timer also covers the TLS filter's socket side, whose
 	 * draining the filter does not report. */
@@ -293,12 +450,13 @@ void net_conn_write(struct net_conn *conn, const void *data, size_t len)
 {
 	conn_hold(conn);
 	bufferevent_write(conn->bev, data, len);
+	if (conn->direct && !conn->held && !conn->armed)
+		conn_flush_schedule(conn);
 }
 
 void net_conn_writes(struct net_conn *conn, const char *s)
 {
-	conn_hold(conn);
-	bufferevent_write(conn->bev, s, strlen(s));
+	net_conn_write(conn, s, strlen(s));
 }
 
 size_t net_conn_output_pending(struct net_conn *conn)
@@ -325,6 +483,14 @@ int net_conn_starttls(struct net_conn *conn, SSL_CTX *tls)
 		return -1;
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
+	if (conn->direct) {
+		/* from now on the TLS filter writes to the socket side */
+		conn_flush_unlink(conn);
+		conn->direct = false;
+		conn->armed = false;
+		if (!conn->held)
+			bufferevent_enable(conn->bev, EV_WRITE);
+	}
 	struct bufferevent *filtered = bufferevent_openssl_filter_new(
 		bufferevent_get_base(conn->bev), conn->bev, ssl,
 		BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);

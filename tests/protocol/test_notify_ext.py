@@ -487,3 +487,20 @@ def test_event_reaches_session_once(nsrv):
     assert line == "* STATUS Drafts (UIDNEXT 2 MESSAGES 1)", line
     quiet(a)
     a.close(), a2.close()
+
+
+def test_lmtp_and_pop3_session_ids_are_not_own_changes(nsrv):
+    """IMAP, LMTP and POP3 number their sessions separately: an LMTP or
+    POP3 session with the same number as a NOTIFY session is not that
+    session (§5's "caused by this client")."""
+    from notify_util import deliver
+    watchers = [session(nsrv) for _ in range(4)]
+    for i, c in enumerate(watchers):
+        notify(c, f"SET (inboxes {MSG_EVENTS})", tag=f"N{i}")
+    for k in range(4):
+        deliver(nsrv, subject=f"m{k}")
+        for c in watchers:
+            line, _ = wait_for(c, r"^\* STATUS INBOX ")
+            assert line == f"* STATUS INBOX (UIDNEXT {k + 2} MESSAGES {k + 1})", line
+    for c in watchers:
+        c.close()
