@@ -826,13 +826,13 @@ static void info_names(struct notify_event_info *info)
 	info->old_name = url_mailbox_name(json_string_value(json_object_get(j, "oldMailboxID")));
 }
 
-/* §5: whether this session made the change.  An actor's origin is a
- * session id, but LMTP, POP3 and IMAP count their sessions separately, so
- * the service must be IMAP too. */
+/* §5: whether this session made the change.  An actor's origin is unique
+ * within the process across services (store_origin_next); the service
+ * check is a second guard. */
 static bool event_is_own(const struct imap_session *s, struct notify_event_info *info)
 {
 	const struct store_outbox_event *ev = info->ev;
-	if (ev->origin != s->id || ev->origin_pid != getpid())
+	if (ev->origin != s->actor.origin || ev->origin_pid != getpid())
 		return false;
 	const char *service = json_string_value(json_object_get(info_json(info), "service"));
 	return service != NULL && strcmp(service, "imap") == 0;

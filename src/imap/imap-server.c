@@ -251,7 +251,7 @@ static void server_accept(struct imap_server *srv, int fd, bool implicit_tls)
 	s->actor.client_ip = s->client_ip;
 	s->actor.client_port = net_conn_peer_port(s->conn);
 	s->actor.server_port = net_conn_local_port(s->conn);
-	s->actor.origin = s->id;
+	s->actor.origin = store_origin_next();
 
 	s->all_next = srv->all;
 	if (srv->all != NULL)
@@ -594,7 +594,7 @@ static void session_event(struct imap_session *s, const struct store_outbox_even
 	} else if (event_is(ev->type, "FlagsSet") || event_is(ev->type, "FlagsClear") ||
 		   event_is(ev->type, "MessageRead") || event_is(ev->type, "MessageTrash")) {
 		/* The session's own STORE answers with FETCH itself. */
-		if (ev->origin == s->id && ev->origin_pid == getpid())
+		if (ev->origin == s->actor.origin && ev->origin_pid == getpid())
 			return;
 		for (size_t i = 0; i < count; i++)
 			view_push(&v->pending_flags, &v->pending_flags_count,

@@ -635,7 +635,7 @@ static void server_accept(struct lmtp_server *srv, int fd)
 	s->actor.client_ip = s->client_ip;
 	s->actor.client_port = net_conn_peer_port(s->conn);
 	s->actor.server_port = net_conn_local_port(s->conn);
-	s->actor.origin = s->id;
+	s->actor.origin = store_origin_next();
 	s->last_activity = time(NULL);
 	s->next = srv->all;
 	if (srv->all != NULL)

@@ -16,6 +16,12 @@
 #define STORE_INTERNAL_MSG \
 	"Internal error occurred. Refer to server log for more information."
 
+uint64_t store_origin_next(void)
+{
+	static uint64_t last;
+	return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 void store_error_set(struct store_error *err, enum store_error_code code,
 		     const char *fmt, ...)
 {

@@ -87,6 +87,11 @@ struct store_actor {
 	int64_t session_seconds;
 };
 
+/* A session id for store_actor.origin, unique within this process across
+ * every service (IMAP, LMTP, POP3), so that "this change is my own" never
+ * confuses a POP3 session with the IMAP session of the same number. */
+uint64_t store_origin_next(void);
+
 struct store_options {
 	/* The mailboxes every new user gets besides INBOX, each with its
 	 * SPECIAL-USE attribute (RFC 6154), e.g. {"Drafts", "\\Drafts"}. */
