@@ -135,6 +135,8 @@ static const struct config_key config_keys[] = {
 	       "RFC 5257 section 4.1 requires at least 10"),
 	/* RFC 9208 §5.3 MAILBOX default (docs/configuration.md "Quota") */
 	NUMBER(quota_mailboxes, 0, INT64_MAX, NULL),
+	/* client sockets' kernel send buffer (docs/configuration.md) */
+	SIZE(socket_sndbuf, 0, 64ull * 1024 * 1024, NULL),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -111,6 +111,10 @@ struct config {
 	uint64_t annotate_max_size;
 	unsigned int annotate_max_entries;
 
+	/* SO_SNDBUF of each client connection in bytes; 0 (the default)
+	 * leaves the kernel's own sizing (docs/configuration.md) */
+	uint64_t socket_sndbuf;
+
 	char *path;                /* the file it was read from, or NULL */
 
 	/* [sink NAME] sections, raw (see struct config_sink) */

@@ -8,10 +8,11 @@
 #include "imap/imap-private.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "mime/mime.h"
 
 void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 {
-	struct strbuf name = STRBUF_INIT, keywords = STRBUF_INIT;
+	struct strbuf name = STRBUF_INIT, keywords = STRBUF_INIT, reencoded = STRBUF_INIT;
 	struct imap_annotate_store ann = { 0 };  /* RFC 5257 §4.7 */
 	struct store_error err;
 	uint32_t flags = 0;
@@ -71,6 +72,23 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 		imap_session_tagged(s, cmd->tag, "NO", "TOOBIG", "Message too big");
 		goto out;
 	}
+	/* RFC 3516 §4.4, §6: binary parts of a literal8 are stored as base64,
+	 * so BODY[] can carry them and BODYSTRUCTURE describes what BODY[]
+	 * sends (src/mime/mime-reencode.c). */
+	const char *msg_data = msg->str;
+	size_t msg_len = msg->len;
+	if (msg->literal8) {
+		const char *cte_error;
+		int cte_rc = mime_binary_reencode(msg->str, msg->len, &reencoded, &cte_error);
+		if (cte_rc < 0) {
+			imap_session_tagged(s, cmd->tag, "NO", "UNKNOWN-CTE", cte_error);
+			goto out;
+		}
+		if (cte_rc > 0) {
+			msg_data = reencoded.s;
+			msg_len = reencoded.len;
+		}
+	}
 	struct store_mailbox mb;
 	uint32_t rights;
 	/* RFC 4314 §4: 'i' on the target */
@@ -93,7 +111,7 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 	if (imap_annotate_append_check(s, cmd->tag, &ann, rights) < 0)
 		goto out;
 	uint32_t uid = 0, uidvalidity = 0;
-	int rc = store_message_append(s->server->store, &s->actor, mb.id, msg->str, msg->len,
+	int rc = store_message_append(s->server->store, &s->actor, mb.id, msg_data, msg_len,
 				      flags, keywords.len ? keywords.s : NULL,
 				      internaldate, tz_offset, &uid, &uidvalidity, &err);
 	imap_server_changed(s->server);
@@ -113,5 +131,6 @@ void cmd_append(struct imap_session *s, struct imap_parsed_command *cmd)
 out:
 	strbuf_free(&name);
 	strbuf_free(&keywords);
+	strbuf_free(&reencoded);
 	imap_annotate_store_free(&ann);
 }

@@ -232,10 +232,14 @@ static int list_parse(struct imap_session *s, struct imap_parsed_command *cmd,
 	}
 	struct strbuf ref = STRBUF_INIT, pat = STRBUF_INIT, full = STRBUF_INIT;
 	/* RFC 6855 §3: after UTF8=ACCEPT / IMAP4rev2 the name is UTF-8 */
-	if (imap_mailbox_names_utf8())
-		strbuf_appends(&ref, ref_raw);
-	else if (mutf7_to_utf8(ref_raw, &ref) < 0)
+	if (imap_mailbox_names_utf8()) {
+		if (imap_mailbox_name_utf8_check(ref_raw) < 0)
+			error = "Invalid reference name";
+		else
+			strbuf_appends(&ref, ref_raw);
+	} else if (mutf7_to_utf8(ref_raw, &ref) < 0) {
 		error = "Invalid reference name";
+	}
 	strbuf_grow(&ref, 0);
 	r->patterns = xcalloc(npatterns, sizeof(*r->patterns));
 	for (size_t pi = 0; error == NULL && pi < npatterns; pi++) {
@@ -244,14 +248,23 @@ static int list_parse(struct imap_session *s, struct imap_parsed_command *cmd,
 			error = "Invalid mailbox pattern";
 			break;
 		}
-		strbuf_reset(&pat);
-		strbuf_append(&pat, ref.s, ref.len);
-		strbuf_appends(&pat, p);
 		if (npatterns == 1 && p[0] == '\0')
 			r->empty_pattern = true;
-		/* a pattern that is no modified UTF-7 matches nothing */
-		if (imap_mailbox_from_client(pat.s, &full) == 0)
-			r->patterns[r->npatterns++] = xstrdup(full.s);
+		/* Reference and pattern are decoded each on its own, then
+		 * joined: decoding the join again would read the decoded
+		 * reference as modified UTF-7 (and "&AOQ-" + "&AOQ-" is no
+		 * valid spelling anyway).  A pattern that is no modified
+		 * UTF-7 matches nothing. */
+		if (imap_mailbox_from_client(p, &pat) < 0)
+			continue;
+		strbuf_reset(&full);
+		strbuf_append(&full, ref.s, ref.len);
+		strbuf_append(&full, pat.s, pat.len);
+		/* "INBOX" in any case is INBOX (RFC 3501 §5.1) */
+		if (strncasecmp(full.s, "INBOX", 5) == 0 &&
+		    (full.s[5] == '\0' || full.s[5] == '/'))
+			memcpy(full.s, "INBOX", 5);
+		r->patterns[r->npatterns++] = xstrdup(full.s);
 	}
 	strbuf_free(&ref);
 	strbuf_free(&pat);

@@ -307,8 +307,8 @@ void imap_list_write(struct strbuf *out, const char *name, unsigned int attrs,
 		     const char *special_use, const char *old_name);
 /* cmd-quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208) */
 imap_cmd_fn cmd_getquota, cmd_getquotaroot, cmd_setquota;
-/* "* QUOTA root (STORAGE u l MESSAGE u l)\r\n" for a user's quota root
- * (only resources with a limit are listed, RFC 9208 §4.2.1). */
+/* "* QUOTA root (STORAGE u l MESSAGE u l MAILBOX u l)\r\n" for a user's
+ * quota root (only resources with a limit are listed, RFC 9208 §4.2.1). */
 void imap_quota_write(struct strbuf *out, const char *root,
 		      const struct store_quota *q);
 /* STATUS DELETED / DELETED-STORAGE (RFC 9208 §4.1.4): whether a names

@@ -137,4 +137,13 @@ void mime_decode_words(const char *in, size_t len, struct strbuf *out);
  * the UTC time and the zone offset in minutes, or -1. */
 int mime_parse_date(const char *s, time_t *t_r, int *tz_offset_r);
 
+/* APPEND of binary content (RFC 3516 §4.4, §6): leaf parts with
+ * Content-Transfer-Encoding: binary, or with NUL under 7bit/8bit, are
+ * rewritten as base64 (their CTE field replaced or added).  Returns 1 with
+ * the new message appended to out, 0 when nothing needed changing (out
+ * untouched), or -1 with *error_r set when NUL octets sit where no
+ * re-encoding can carry them (a header, base64 or QP text). */
+int mime_binary_reencode(const char *data, size_t len, struct strbuf *out,
+			 const char **error_r);
+
 #endif

@@ -1,11 +1,11 @@
 #include "net/net-conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -50,6 +50,13 @@ struct net_conn {
  * its socket until net_conn_hold_output(false). */
 static bool hold_active;
 static struct net_conn *held_head;
+
+static size_t conn_sndbuf;
+
+void net_conn_set_sndbuf(size_t bytes)
+{
+	conn_sndbuf = bytes;
+}
 
 /* Direct writes.  Waking libevent's write event for every response costs
  * two epoll_ctl calls and a loop turn per connection written to, which is
@@ -370,6 +377,12 @@ struct net_conn *net_conn_create(struct event_base *base, int fd, SSL_CTX *tls,
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (conn_sndbuf > 0) {
+		/* bounds the kernel memory a client that does not read can
+		 * hold (the kernel doubles the value for its bookkeeping) */
+		int sz = (int)conn_sndbuf;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
 	evutil_make_socket_nonblocking(fd);
 
 	if (tls != NULL) {

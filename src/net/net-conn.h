@@ -43,6 +43,9 @@ void net_conn_set_reading(struct net_conn *conn, bool on);
  * connection stays queued, so that no reply acknowledges a change before
  * its commit is durable; off writes everything held.  Loop thread only. */
 void net_conn_hold_output(bool on);
+/* SO_SNDBUF for connections created from now on; 0 = the kernel's
+ * default (autotuned).  Config socket_sndbuf. */
+void net_conn_set_sndbuf(size_t bytes);
 
 /* Switches to TLS (STARTTLS).  Input already buffered is discarded: nothing
  * sent in clear after STARTTLS may be taken as sent under TLS.  0 / -1. */

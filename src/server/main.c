@@ -28,6 +28,7 @@
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
 #include "lmtp/lmtp-server.h"
+#include "net/net-conn.h"
 #include "net/net-tls.h"
 #include "pop3/pop3-server.h"
 #define EXPIRE_WITH_LIBEVENT
@@ -238,6 +239,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	net_conn_set_sndbuf((size_t)cfg.socket_sndbuf);
 	enum log_level level;
 	if (log_level_parse(cfg.log_level, &level) == 0)
 		log_set_level(level);

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from testsB_util import append_ok, appenduid, select
+from testsB_util import append_ok, appenduid, fetch_one, select
 
 BOUNDARY = "bNd"
 ATTACH = bytes(range(256)) * 3          # NULs and every octet value
@@ -259,3 +259,117 @@ def test_uid_fetch_binary(mbox):
     items, tagged = read_items(mbox, "U1")
     assert tagged.startswith("U1 OK"), tagged
     assert items == [("BINARY.SIZE[6]", "atom", b"10")]
+
+
+# --- APPEND of binary content: RFC 3516 §4.4 and §6 -----------------------
+# Parts with Content-Transfer-Encoding: binary (or NUL under 7bit/8bit) in a
+# literal8 APPEND are stored base64-encoded: BODY[] must not carry NUL
+# (RFC 3501 §4.3 CHAR8), BODYSTRUCTURE must describe what BODY[] returns,
+# and BINARY[] still returns the exact octets.
+
+BIN_PAYLOAD = bytes(range(256)) * 2 + b"\x00\x00tail\r\nbare\rcr\n"
+BIN_MESSAGE = (
+    b"From: a@example.org\r\nSubject: bin\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
+    b"--zz\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+    b"hello\r\n"
+    b"--zz\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: binary\r\n"
+    b"Content-Disposition: attachment; filename=b.bin\r\n\r\n"
+    + BIN_PAYLOAD +
+    b"\r\n--zz\r\nContent-Type: application/x-mislabelled\r\n\r\n"
+    b"a\x00b\r\n"
+    b"--zz--\r\n")
+
+
+def append_literal8(c, tag, data):
+    c.send(b"%s APPEND INBOX ~{%d}\r\n" % (tag.encode(), len(data)))
+    line = c.readline()
+    assert line.startswith("+"), line
+    c.send(data + b"\r\n")
+    _, tagged = c.until_tagged(tag)
+    return tagged
+
+
+def test_append_binary_part_stored_as_base64(mbox):
+    import email
+    import email.policy
+    tagged = append_literal8(mbox, "A1", BIN_MESSAGE)
+    assert tagged.startswith("A1 OK"), tagged
+    _, uid = appenduid(tagged)
+    it = fetch_one(mbox, "F1", uid, "(BODYSTRUCTURE RFC822.SIZE BODY.PEEK[] "
+                   "BODY.PEEK[2] BODY.PEEK[2.MIME] BODY.PEEK[1] BODY.PEEK[3])",
+                   uid=True)
+    bs = it["BODYSTRUCTURE"]
+    # part 2 (binary) and part 3 (NUL under 7bit) now say BASE64
+    assert bytes(bs[1][5]).upper() == b"BASE64", bs[1]
+    assert bytes(bs[2][5]).upper() == b"BASE64", bs[2]
+    assert bytes(bs[0][5]).upper() == b"7BIT", bs[0]
+    whole = bytes(it["BODY[]"])
+    # nothing dropped: BODY[] is the whole stored message, without NUL
+    assert b"\x00" not in whole
+    assert len(whole) == int(it["RFC822.SIZE"])
+    # the size in BODYSTRUCTURE is the size of what BODY[2] returns
+    assert int(bs[1][6]) == len(bytes(it["BODY[2]"]))
+    assert base64.b64decode(bytes(it["BODY[2]"])) == BIN_PAYLOAD
+    assert b"base64" in bytes(it["BODY[2.MIME]"]).lower()
+    assert b"binary" not in bytes(it["BODY[2.MIME]"]).lower()
+    assert b"filename=b.bin" in bytes(it["BODY[2.MIME]"])
+    assert bytes(it["BODY[1]"]) == b"hello"
+    assert base64.b64decode(bytes(it["BODY[3]"])) == b"a\x00b"
+    # a MIME client rebuilds the attachment from BODY[] alone
+    msg = email.message_from_bytes(whole, policy=email.policy.compat32)
+    parts = msg.get_payload()
+    assert parts[1].get_payload(decode=True) == BIN_PAYLOAD
+    assert parts[2].get_payload(decode=True) == b"a\x00b"
+    # BINARY[] returns the exact octets, with matching sizes
+    mbox.send(f"B1 UID FETCH {uid} (BINARY.PEEK[2] BINARY.PEEK[3])\r\n".encode())
+    items, tagged = read_items(mbox, "B1")
+    assert tagged.startswith("B1 OK"), tagged
+    assert ("BINARY[2]", "lit8", BIN_PAYLOAD) in items
+    assert ("BINARY[3]", "lit8", b"a\x00b") in items
+    mbox.send(f"B2 UID FETCH {uid} BINARY.SIZE[2]\r\n".encode())
+    items, tagged = read_items(mbox, "B2")
+    assert tagged.startswith("B2 OK"), tagged
+    assert items == [("BINARY.SIZE[2]", "atom", str(len(BIN_PAYLOAD)).encode())]
+
+
+def test_append_single_part_binary_body(mbox):
+    body = (b"Subject: one\r\nContent-Type: image/png\r\n"
+            b"Content-Transfer-Encoding: Binary\r\n\r\n" + BIN_PAYLOAD)
+    tagged = append_literal8(mbox, "A1", body)
+    assert tagged.startswith("A1 OK"), tagged
+    _, uid = appenduid(tagged)
+    it = fetch_one(mbox, "F1", uid, "(BODYSTRUCTURE BODY.PEEK[TEXT] "
+                   "BODY.PEEK[HEADER])", uid=True)
+    assert bytes(it["BODYSTRUCTURE"][5]).upper() == b"BASE64"
+    assert base64.b64decode(bytes(it["BODY[TEXT]"])) == BIN_PAYLOAD
+    hdr = bytes(it["BODY[HEADER]"])
+    assert hdr.lower().count(b"content-transfer-encoding") == 1, hdr
+    mbox.send(f"B1 UID FETCH {uid} BINARY.PEEK[1]\r\n".encode())
+    items, tagged = read_items(mbox, "B1")
+    assert tagged.startswith("B1 OK"), tagged
+    assert items == [("BINARY[1]", "lit8", BIN_PAYLOAD)]
+
+
+def test_append_literal8_without_binary_kept_as_sent(mbox):
+    # RFC 3516 §6: no gratuitous CTE changes
+    tagged = append_literal8(mbox, "A1", MESSAGE)
+    assert tagged.startswith("A1 OK"), tagged
+    _, uid = appenduid(tagged)
+    it = fetch_one(mbox, "F1", uid, "BODY.PEEK[]", uid=True)
+    assert bytes(it["BODY[]"]) == MESSAGE
+
+
+@pytest.mark.parametrize("data", [
+    b"Subject: a\x00b\r\n\r\nbody\r\n",
+    b"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\nYW\x00Jj\r\n",
+    b"Subject: x\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n"
+    b"pre\x00amble\r\n--q\r\n\r\nx\r\n--q--\r\n",
+])
+def test_append_nul_that_cannot_be_reencoded_refused(mbox, data):
+    tagged = append_literal8(mbox, "A1", data)
+    assert tagged.startswith("A1 NO [UNKNOWN-CTE]"), tagged
+    mbox.send(b"N1 NOOP\r\n")
+    _, tagged = mbox.until_tagged("N1")
+    assert tagged.startswith("N1 OK"), tagged

@@ -630,3 +630,31 @@ def test_uids_strictly_ascending_across_mailboxes(client):
     append_message(client, "INBOX", simple_message("i2"))
     au = appenduid(append_message(client, "other", simple_message("o1")))
     assert au is not None and au[1] == 1
+
+
+def test_list_non_ascii_reference(client):
+    # RFC 3501 §6.3.8: the reference is a mailbox name, so modified UTF-7
+    # like the pattern; both are decoded once, then joined.
+    ok(client, "C1", "CREATE &AOQ-")
+    ok(client, "C2", "CREATE &AOQ-/k&APY-rbe")
+    ok(client, "C3", "CREATE &AOQ-/plain")
+    names = list_names(client, '"&AOQ-/"', '"*"', tag="L1")
+    assert sorted(names) == ["&AOQ-/k&APY-rbe", "&AOQ-/plain"], names
+    # a reference ending in an encoded run, a pattern starting with one
+    names = list_names(client, '"&AOQ-/k"', '"&APY-rbe"', tag="L2")
+    assert sorted(names) == ["&AOQ-/k&APY-rbe"], names
+    names = list_names(client, '"&AOQ-"', '"/%"', tag="L3")
+    assert sorted(names) == ["&AOQ-/k&APY-rbe", "&AOQ-/plain"], names
+    # LSUB takes the same path
+    ok(client, "S1", "SUBSCRIBE &AOQ-/plain")
+    names = list_names(client, '"&AOQ-/"', '"%"', tag="L4", kind="LSUB")
+    assert sorted(names) == ["&AOQ-/plain"], names
+    # the reference is still checked
+    _, tagged = client.command("L5", 'LIST "&AOQ" "*"')
+    assert tagged.startswith("L5 BAD"), tagged
+    # INBOX in any case through the reference
+    names = list_names(client, '"inbox/"', '"*"', tag="L6")
+    assert names == {}, names
+    ok(client, "C4", "CREATE INBOX/&AOQ-")
+    names = list_names(client, '"iNbOx/"', '"*"', tag="L7")
+    assert sorted(names) == ["INBOX/&AOQ-"], names

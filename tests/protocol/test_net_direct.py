@@ -8,11 +8,13 @@ a peer that resets mid-output, STARTTLS after direct output, pushes to
 many sessions at once, and the per-address connection count.
 """
 import hashlib
+import re
 import socket
 import struct
+import subprocess
 import time
 
-from conftest import TIMEOUT, append_message, simple_message
+from conftest import TIDINGSD, TIMEOUT, append_message, simple_message
 from testsA_util import is_closed, new_login, noop_ok
 
 
@@ -32,9 +34,9 @@ def fetch_body(c, tag, seq, slow=False):
     n = int(line[line.rindex("{") + 1:-1])
     while len(c.buf) < n:
         if slow:
-            time.sleep(0.002)
+            time.sleep(0.001)
             c.sock.settimeout(TIMEOUT)
-            chunk = c.sock.recv(16384)
+            chunk = c.sock.recv(65536)
             if not chunk:
                 raise EOFError("server closed the connection")
             c.buf += chunk
@@ -76,13 +78,15 @@ def test_big_fetch_bigger_than_socket_buffers(server):
 def test_big_fetch_to_a_slow_reader(server):
     c = new_login(server)
     try:
-        msg = big_message(2 * 1024 * 1024)
+        # more than the kernel's largest send buffer (tcp_wmem, 4 MiB by
+        # default), so the server's sends must meet a full buffer
+        msg = big_message(6 * 1024 * 1024)
         assert append_message(c, "INBOX", msg).startswith("AP OK")
         _, tagged = c.command("S1", "SELECT INBOX")
         assert tagged.startswith("S1 OK"), tagged
         # a small receive buffer, read in small steps with pauses: the
         # server meets a full socket buffer again and again
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         data = fetch_body(c, "F1", 1, slow=True)
         assert data == msg
         # the connection is still in step: more commands work, pipelined
@@ -140,7 +144,7 @@ def test_starttls_after_direct_output(server):
 
 def test_push_reaches_many_idle_sessions(server_factory):
     srv = server_factory("max_connections_per_ip = 1000\n")
-    n = 150
+    n = 60
     idlers = []
     try:
         for i in range(n):
@@ -207,3 +211,45 @@ def test_per_address_count_follows_churn(server_factory):
     finally:
         for h in held:
             h.close()
+
+
+def server_sndbufs(port):
+    """tb (SO_SNDBUF as the kernel keeps it) of the server's sockets on
+    port, from ss(8)."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", f"sport = :{port}"],
+                         capture_output=True, text=True, timeout=TIMEOUT).stdout
+    return [int(m) for m in re.findall(r"\btb(\d+)", out)]
+
+
+def test_socket_sndbuf_caps_the_send_buffer(server_factory):
+    srv = server_factory("socket_sndbuf = 64K\n")
+    c = new_login(srv)
+    try:
+        bufs = server_sndbufs(srv.imap_port)
+        # the kernel doubles what it is given
+        assert bufs == [2 * 65536], bufs
+        # and a response far bigger than that still goes out whole
+        msg = big_message(3 * 1024 * 1024)
+        assert append_message(c, "INBOX", msg).startswith("AP OK")
+        assert c.command("S1", "SELECT INBOX")[1].startswith("S1 OK")
+        assert fetch_body(c, "F1", 1) == msg
+    finally:
+        c.close()
+
+
+def test_socket_sndbuf_default_leaves_the_kernel_alone(server):
+    c = new_login(server)
+    try:
+        bufs = server_sndbufs(server.imap_port)
+        assert len(bufs) == 1 and bufs[0] != 2 * 65536, bufs
+    finally:
+        c.close()
+
+
+def test_socket_sndbuf_out_of_range_is_refused(server_factory):
+    srv = server_factory("", users=(), start=False)
+    with open(srv.config_path, "a") as f:
+        f.write("socket_sndbuf = 65M\n")
+    r = subprocess.run([TIDINGSD, "-c", srv.config_path], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and "socket_sndbuf" in r.stderr, r.stderr

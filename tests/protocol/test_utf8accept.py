@@ -171,3 +171,69 @@ def test_list_reference_in_utf8(c):
     untagged, tagged = cmd(c, "L2", 'LIST "R&D/" "%"')
     assert tagged.startswith("L2 OK"), tagged
     assert len(untagged) == 1 and untagged[0].endswith("R&D/x"), untagged
+
+
+# --- names written by the event pump follow the receiving session ---------
+# RFC 6855 §3 / RFC 9051 §5.1: after ENABLE, every mailbox name the server
+# sends that session is UTF-8, including NOTIFY's LIST and STATUS lines
+# (RFC 5465 §5.4, §5.3) caused by another session's command.
+
+GRUSS = "Gr\u00fc\u00dfe"
+GRUSS_MUTF7 = "Gr&APwA3w-e"
+
+
+def pump_session(srv, enable_what):
+    from notify_util import notify, session
+    s = session(srv)
+    if enable_what:
+        untagged, tagged = s.command("E1", f"ENABLE {enable_what}")
+        assert tagged.startswith("E1 OK"), tagged
+        assert untagged == [f"* ENABLED {enable_what}"], untagged
+    notify(s, "SET (personal (MailboxName MessageNew MessageExpunge))")
+    return s
+
+
+def name_forms(name):
+    return (name, f'"{name}"')
+
+
+@pytest.mark.parametrize("enable_what", ["UTF8=ACCEPT", "IMAP4rev2"])
+@pytest.mark.parametrize("idle", [False, True])
+def test_notify_names_follow_session(server_factory, enable_what, idle):
+    from notify_util import append, notify_server, ok, session, wait_for
+    srv = notify_server(server_factory)
+    u = pump_session(srv, enable_what)   # UTF-8 session
+    m = pump_session(srv, None)          # rev1 session
+    if idle:
+        for c in (u, m):
+            c.send(b"I1 IDLE\r\n")
+            assert c.readline().startswith("+"), "no IDLE continuation"
+    # a rev1 session's command makes the events
+    other = session(srv)
+    ok(other, "C1", f"CREATE {GRUSS_MUTF7}")
+    line, _ = wait_for(u, r"^\* LIST")
+    assert line in [f'* LIST () "/" {n}' for n in name_forms(GRUSS)], line
+    line, _ = wait_for(m, r"^\* LIST")
+    assert line == f'* LIST () "/" {GRUSS_MUTF7}', line
+    append(other, GRUSS_MUTF7)
+    line, _ = wait_for(u, r"^\* STATUS")
+    assert any(line.startswith(f"* STATUS {n} (") for n in name_forms(GRUSS)), line
+    line, _ = wait_for(m, r"^\* STATUS")
+    assert line.startswith(f"* STATUS {GRUSS_MUTF7} ("), line
+    # and a UTF-8 session's command: the rev1 session still gets mUTF-7
+    utf = session(srv)
+    _, tagged = utf.command("E2", "ENABLE UTF8=ACCEPT")
+    assert tagged.startswith("E2 OK"), tagged
+    ok(utf, "R1", f'RENAME "{GRUSS}" "{GRUSS}/x"')
+    line, _ = wait_for(u, r"^\* LIST")
+    assert any(line == f'* LIST () "/" {n} ("OLDNAME" ({o}))'
+               for n in name_forms(GRUSS + "/x") for o in name_forms(GRUSS)), line
+    line, _ = wait_for(m, r"^\* LIST")
+    assert line == f'* LIST () "/" {GRUSS_MUTF7}/x ("OLDNAME" ({GRUSS_MUTF7}))', line
+    if idle:
+        for c in (u, m):
+            c.send(b"DONE\r\n")
+            _, tagged = c.until_tagged("I1")
+            assert tagged.startswith("I1 OK"), tagged
+    for c in (u, m, other, utf):
+        c.close()
