@@ -959,10 +959,11 @@ static bool annotation_concerns(const struct imap_session *s, struct notify_even
 	return who != NULL && strcmp(who, s->user.name) == 0;
 }
 
-/* §5.1 in the selected mailbox: FETCH (UID n ANNOTATION (...)) with the
- * changed entries' values as this user sees them (value.priv and
- * value.shared), for each message of the event still in the view (and
- * matching draft -07's criteria). */
+/* §5.1 in the selected mailbox: FETCH (UID n ANNOTATION (entry ...)) for
+ * each message of the event still in the view (and matching draft -07's
+ * criteria).  RFC 5257 §4.4: an unsolicited ANNOTATION response names the
+ * changed entries only, never their values (the client fetches those if it
+ * wants them). */
 static void notify_selected_annotation(struct imap_session *s, struct notify_event_info *info)
 {
 	struct imap_view *v = s->view;
@@ -978,37 +979,30 @@ static void notify_selected_annotation(struct imap_session *s, struct notify_eve
 		count = uids_filter(s->server, s->notify->selected_annotation_match,
 				    v->mailbox_id, uids, count, (uint32_t)v->count,
 				    v->count ? v->uids[v->count - 1] : 0);
-	/* the entries named, as an ANNOTATION (entries attribs) item */
-	char *copy = xstrdup(names);
-	size_t max = 1;
-	for (const char *p = copy; *p != '\0'; p++)
-		max += *p == ' ';
-	char **entries = xcalloc(max, sizeof(*entries));
-	struct imap_annotate_fetch af = { .entries = entries,
-		.attrs = IMAP_ANNOTATE_VALUE_PRIV | IMAP_ANNOTATE_VALUE_SHARED };
-	for (char *save = NULL, *e = strtok_r(copy, " ", &save); e != NULL && af.entry_count < max;
-	     e = strtok_r(NULL, " ", &save))
-		entries[af.entry_count++] = e;
-	struct imap_fetch_item item = { .kind = IMAP_FETCH_ANNOTATION, .annotation = &af };
-	struct imap_fetch_request req = { .items = &item, .count = 1 };
-	struct strbuf vals = STRBUF_INIT, out = STRBUF_INIT;
-	for (size_t i = 0; i < count && notify_room(s); i++) {
+	/* the entry list, each name a quoted astring (the store refuses
+	 * '"', '\\' and spaces in names, so the split is exact) */
+	struct strbuf list = STRBUF_INIT, out = STRBUF_INIT;
+	for (const char *p = names; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n > 0) {
+			strbuf_appends(&list, list.len > 0 ? " \"" : "\"");
+			strbuf_append(&list, p, n);
+			strbuf_appends(&list, "\"");
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+	for (size_t i = 0; i < count && list.len > 0 && notify_room(s); i++) {
 		uint32_t seq = imap_view_seq(v, uids[i]);
 		if (seq == 0)
 			continue;
-		struct imap_fetch_message fm = { .seq = seq, .uid = uids[i] };
-		imap_annotate_fetch_fill(s, &req, uids[i], &vals, &fm);
 		strbuf_reset(&out);
-		strbuf_printf(&out, "* %u FETCH (UID %u ANNOTATION ", seq, uids[i]);
-		strbuf_append(&out, fm.annotation != NULL ? fm.annotation : "()",
-			      fm.annotation != NULL ? fm.annotation_len : 2);
-		strbuf_appends(&out, ")\r\n");
+		strbuf_printf(&out, "* %u FETCH (UID %u ANNOTATION (%s))\r\n", seq,
+			      uids[i], list.s);
 		imap_session_send(s, out.s, out.len);
 	}
-	strbuf_free(&vals);
+	strbuf_free(&list);
 	strbuf_free(&out);
-	free(entries);
-	free(copy);
 	free(uids);
 }
 
