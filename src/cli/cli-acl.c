@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* RIGHTS as SETACL takes them, without +/-: the standard letters, and
- * the obsolete "c" (= k) and "d" (= x t e) of RFC 4314 §2.1.1. */
+/* RIGHTS as SETACL takes them, without +/-: the standard letters, RFC
+ * 5257's "n" (write .shared annotations), and the obsolete "c" (= k) and "d" (= x t e) of RFC 4314 §2.1.1. */
 static bool cli_acl_rights(const char *in, char out[STORE_ACL_RIGHTS_MAX + 1])
 {
 	static const char all[] = STORE_ACL_RIGHTS_ALL;

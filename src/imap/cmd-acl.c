@@ -273,8 +273,8 @@ void cmd_listrights(struct imap_session *s, struct imap_parsed_command *cmd)
 		strbuf_printf(o, " %s", letters);
 	} else {
 		/* no ties: each right on its own, c (= k) and d (= xte)
-		 * by themselves (§2.1.1) */
-		strbuf_appends(o, " \"\" l r s w i p k x t e a c d");
+		 * by themselves (§2.1.1); n of RFC 5257 §4.10 too */
+		strbuf_appends(o, " \"\" l r s w i p k x t e a n c d");
 	}
 	strbuf_appends(o, "\r\n");
 	imap_session_send(s, o->s, o->len);

@@ -6,9 +6,7 @@
  *
  * Rights (§3.4 with RFC 4314): reading needs 'r' (which SELECT already
  * asked for); writing a .priv value needs 'r' too; writing a .shared value
- * needs the "n" right, which Tidings' ACL does not have yet, so 'w' (the
- * right to store shared flags, of which RFC 4314 §6.2 makes "n" one)
- * stands in for it.  Changes on an EXAMINEd mailbox are refused, and
+ * needs the "n" right (§4.10, IMAP_ACL_ANNOTATE; not 'w').  Changes on an EXAMINEd mailbox are refused, and
  * SELECT says so with [ANNOTATIONS READ-ONLY]. */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +29,7 @@ static struct store_annotate_limits annotate_limits(const struct imap_session *s
 
 static bool annotate_may_write_shared(uint32_t rights)
 {
-	return (rights & IMAP_ACL_WRITE) != 0;
+	return (rights & IMAP_ACL_ANNOTATE) != 0;   /* RFC 5257 §3.4 */
 }
 
 /* Whether values may be changed in the selected mailbox: not after

@@ -122,6 +122,7 @@ static void select_common(struct imap_session *s, struct imap_parsed_command *cm
 	struct imap_view *v = s->view;
 	v->acl_shared = rights != IMAP_ACL_ALL;
 	v->acl_rights = rights;
+	v->acl_owner_id = mb.user_id;   /* imap_view_access_check() */
 	struct strbuf *o = &s->out;
 	strbuf_reset(o);
 	strbuf_appends(o, "* FLAGS ");

@@ -166,9 +166,40 @@ int imap_mailbox_check(struct imap_session *s, const char *tag,
 
 uint32_t imap_view_rights(const struct imap_session *s)
 {
+	if (s->view != NULL && s->view->acl_revoked)
+		return 0;
 	if (s->view == NULL || !s->view->acl_shared)
 		return IMAP_ACL_ALL;
 	return s->view->acl_rights;
+}
+
+bool imap_view_access_check(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	if (v == NULL || v->acl_owner_id == 0 || v->acl_owner_id == s->user.id)
+		return true;
+	if (v->acl_revoked)
+		return false;
+	/* imap_acl_rights() only asks the store after an ACL change */
+	uint32_t rights = imap_acl_rights(s, v->mailbox_id, v->acl_owner_id);
+	if ((rights & (IMAP_ACL_LOOKUP | IMAP_ACL_READ)) !=
+	    (IMAP_ACL_LOOKUP | IMAP_ACL_READ)) {
+		/* RFC 4314 §4 leaves the selected mailbox to the server:
+		 * no more updates, and every command on it but CLOSE and
+		 * UNSELECT is NO [NOPERM] until the next SELECT.  Sticky even
+		 * if the right comes back: what was not sent cannot be
+		 * caught up on safely (docs/acl.md). */
+		v->acl_revoked = true;
+		v->pending_new = false;
+		v->pending_expunge_count = 0;
+		v->pending_flags_count = 0;
+		return false;
+	}
+	/* other rights take effect at once, narrower or wider; READ-ONLY
+	 * and PERMANENTFLAGS stay as SELECT said (§5.1.1) */
+	v->acl_rights = rights;
+	v->acl_shared = rights != IMAP_ACL_ALL;
+	return true;
 }
 
 /* ---- LIST ---- */
@@ -278,9 +309,11 @@ int imap_mailbox_get(struct imap_session *s, const char *name, uint32_t need,
 bool imap_acl_readonly(uint32_t rights)
 {
 	/* RFC 4314 §5.2: READ-ONLY unless one of i, e or the rights of the
-	 * shared flags (all flags are shared here: s, w, t) */
+	 * shared flags (all flags are shared here: s, w, t; and "n", which
+	 * RFC 5257 §3.4 makes a shared flag right) */
 	return (rights & (IMAP_ACL_INSERT | IMAP_ACL_EXPUNGE | IMAP_ACL_SEEN |
-			  IMAP_ACL_WRITE | IMAP_ACL_DELETE_MESSAGES)) == 0;
+			  IMAP_ACL_WRITE | IMAP_ACL_DELETE_MESSAGES |
+			  IMAP_ACL_ANNOTATE)) == 0;
 }
 
 void imap_acl_permanent_flags_write(struct strbuf *out, uint32_t rights,

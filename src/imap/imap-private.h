@@ -68,6 +68,10 @@ struct imap_view {
 	 * on it as of SELECT (§5.1.1 lets a server keep them until then) */
 	bool acl_shared;
 	uint32_t acl_rights;
+	/* The mailbox's owner; acl_revoked once another user's rights on it
+	 * lost 'l' or 'r' while selected (imap_view_access_check). */
+	int64_t acl_owner_id;
+	bool acl_revoked;
 	/* IMAP4rev2 (RFC 9051 App. E item 12): no \Recent, no RECENT */
 	bool no_recent;
 	/* SEARCHRES (RFC 5182): the "$" of the last SEARCH RETURN (SAVE),
@@ -328,7 +332,7 @@ bool imap_metadata_may_write(const struct imap_session *s,
 bool imap_session_is_admin(const struct imap_session *s);
 /* imap-mailbox.c, cmd-acl.c: ACL (RFC 4314) and the "Other Users"
  * namespace (RFC 2342).  Rights are bits in the order of
- * STORE_ACL_RIGHTS_ALL, "lrswipkxtea". */
+ * STORE_ACL_RIGHTS_ALL, "lrswipkxtean". */
 imap_cmd_fn cmd_setacl, cmd_deleteacl, cmd_getacl, cmd_listrights,
 	cmd_myrights;
 #define IMAP_SHARED_ROOT "Other Users"
@@ -344,9 +348,10 @@ enum imap_acl_right {
 	IMAP_ACL_DELETE_MESSAGES = 1 << 8, /* t */
 	IMAP_ACL_EXPUNGE = 1 << 9,         /* e */
 	IMAP_ACL_ADMIN = 1 << 10,          /* a */
+	IMAP_ACL_ANNOTATE = 1 << 11,       /* n: .shared annotations (RFC 5257 §3.4) */
 };
-#define IMAP_ACL_ALL 0x7ffu
-#define IMAP_ACL_LETTERS_MAX 13            /* 11 rights + virtual c, d */
+#define IMAP_ACL_ALL 0xfffu
+#define IMAP_ACL_LETTERS_MAX 14            /* 12 rights + virtual c, d */
 uint32_t imap_acl_from_letters(const char *letters);
 /* With virtual_rights, adds RFC 4314 §2.1.1's "c" and "d". */
 void imap_acl_to_letters(uint32_t rights, bool virtual_rights,
@@ -358,8 +363,14 @@ uint32_t imap_acl_rights(struct imap_session *s, int64_t mailbox_id,
 			 int64_t owner_id);
 /* Called for every vnd.tidings.AclChange the pump sees. */
 void imap_acl_changed(struct imap_server *srv);
-/* Rights on the selected mailbox (IMAP_ACL_ALL for one's own). */
+/* Rights on the selected mailbox (IMAP_ACL_ALL for one's own, 0 once
+ * access to another user's was revoked). */
 uint32_t imap_view_rights(const struct imap_session *s);
+/* Re-reads the rights on the selected mailbox after any ACL change: false
+ * (and the view drops what it had queued, for good) once the user lost
+ * 'l' or 'r' on another user's mailbox; true otherwise or when nothing
+ * is selected.  Cheap when no ACL changed. */
+bool imap_view_access_check(struct imap_session *s);
 /* A client mailbox name (store form, after imap_mailbox_from_client). */
 struct imap_mailbox_ref {
 	bool shared;          /* under "Other Users/" */

@@ -406,6 +406,16 @@ static void session_execute(struct imap_session *s, const char *data, size_t len
 		imap_parsed_command_free(&cmd);
 		return;
 	}
+	/* Another user's mailbox whose 'l' or 'r' was taken away while it
+	 * was selected: only CLOSE and UNSELECT still work (docs/acl.md). */
+	if (s->state == IMAP_STATE_SELECTED && (c->flags & IMAP_CMD_AUTH) == 0 &&
+	    strcmp(c->name, "CLOSE") != 0 && strcmp(c->name, "UNSELECT") != 0 &&
+	    !imap_view_access_check(s)) {
+		imap_session_tagged(s, cmd.tag, "NO", "NOPERM",
+				    "Access to the selected mailbox was revoked");
+		imap_parsed_command_free(&cmd);
+		return;
+	}
 	s->cmd_name = c->name;
 	s->cmd_uid = false;
 	s->cmd_silent_store = false;
@@ -585,6 +595,9 @@ static void session_event(struct imap_session *s, const struct store_outbox_even
 			  const uint32_t *uids, size_t count)
 {
 	struct imap_view *v = s->view;
+	/* no updates once the rights on another user's mailbox are gone */
+	if (!imap_view_access_check(s))
+		return;
 	if (event_is(ev->type, "MessageAppend") || event_is(ev->type, "MessageNew")) {
 		v->pending_new = true;
 	} else if (event_is(ev->type, "MessageExpunge") || event_is(ev->type, "MessageExpire")) {

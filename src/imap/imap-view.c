@@ -311,6 +311,9 @@ void imap_session_flush_updates(struct imap_session *s)
 {
 	if (s->view == NULL || s->conn == NULL || s->closing)
 		return;
+	/* RFC 4314: nothing more of a mailbox the user may no longer read */
+	if (!imap_view_access_check(s))
+		return;
 	if (expunge_allowed(s))
 		flush_expunges(s);
 	if (s->view->pending_new && !flush_new(s))

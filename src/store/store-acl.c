@@ -1,7 +1,7 @@
 /* Access control lists (RFC 4314) in table acl of the SQLite index.
  *
  * The store keeps rights as strings of the standard letters in canonical
- * order ("lrswipkxtea"); parsing what a client sends (+/- modifiers, the
+ * order ("lrswipkxtean", RFC 5257's "n" last); parsing what a client sends (+/- modifiers, the
  * obsolete "c" and "d") is the front end's business.  An entry's
  * identifier is a user name, "anyone", or either with a leading '-' for
  * negative rights (RFC 4314 §2).  The owner has every right without an

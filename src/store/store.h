@@ -544,9 +544,10 @@ int store_message_expire(struct store *store, const struct store_actor *actor,
 
 /* ---- access control lists (store-acl.c, RFC 4314) ---- */
 
-/* The standard rights in canonical order (RFC 4314 §2.1). */
-#define STORE_ACL_RIGHTS_ALL "lrswipkxtea"
-#define STORE_ACL_RIGHTS_MAX 11
+/* The standard rights in canonical order (RFC 4314 §2.1), then "n", the
+ * right to write .shared annotations (RFC 5257 §3.4, §4.10). */
+#define STORE_ACL_RIGHTS_ALL "lrswipkxtean"
+#define STORE_ACL_RIGHTS_MAX 12
 #define STORE_ACL_IDENTIFIER_MAX 255
 #define STORE_ACL_ENTRIES_MAX 256        /* per mailbox */
 

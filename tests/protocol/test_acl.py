@@ -91,16 +91,16 @@ def test_namespace_has_other_users(pair):
 def test_owner_rights_getacl_myrights_listrights(pair):
     _, _, bob = pair
     untagged, _ = ok(bob, "M1", "MYRIGHTS Work")
-    assert untagged == ["* MYRIGHTS Work lrswipkxteacd"]
+    assert untagged == ["* MYRIGHTS Work lrswipkxteancd"]
     untagged, _ = ok(bob, "A1", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd"]
     grant(bob, "lrs")
     untagged, _ = ok(bob, "A2", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd alice lrs"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd alice lrs"]
     untagged, _ = ok(bob, "L1", "LISTRIGHTS Work alice")
-    assert untagged == ['* LISTRIGHTS Work alice "" l r s w i p k x t e a c d']
+    assert untagged == ['* LISTRIGHTS Work alice "" l r s w i p k x t e a n c d']
     untagged, _ = ok(bob, "L2", "LISTRIGHTS Work bob")
-    assert untagged == ["* LISTRIGHTS Work bob lrswipkxteacd"]
+    assert untagged == ["* LISTRIGHTS Work bob lrswipkxteancd"]
 
 
 def test_setacl_modifiers_and_virtual_rights(pair):
@@ -109,16 +109,16 @@ def test_setacl_modifiers_and_virtual_rights(pair):
     grant(bob, "lr")
     grant(bob, "+wd", tag="G2")
     untagged, _ = ok(bob, "A1", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd alice lrwxted"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd alice lrwxted"]
     grant(bob, "-xe", tag="G3")
     untagged, _ = ok(bob, "A2", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd alice lrwtd"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd alice lrwtd"]
     grant(bob, "lc", tag="G4")
     untagged, _ = ok(bob, "A3", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd alice lkc"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd alice lkc"]
     ok(bob, "D1", "DELETEACL Work alice")
     untagged, _ = ok(bob, "A4", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd"]
 
 
 def test_setacl_bad_input(pair):
@@ -135,7 +135,7 @@ def test_setacl_bad_input(pair):
     no(bob, "N2", "SETACL Work bob lr", "CANNOT")  # the owner keeps all
     no(bob, "N3", "SETACL Nope alice lr", "NONEXISTENT")
     untagged, _ = ok(bob, "A1", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd"]
 
 
 def test_acl_commands_need_admin_right(pair):
@@ -150,7 +150,7 @@ def test_acl_commands_need_admin_right(pair):
     grant(bob, "lra", tag="G2")
     ok(alice, "S5", f'SETACL "{SHARED}" anyone lr')
     untagged, _ = ok(alice, "S6", f'GETACL "{SHARED}"')
-    assert untagged == [f'* ACL "{SHARED}" bob lrswipkxteacd alice lra anyone lr']
+    assert untagged == [f'* ACL "{SHARED}" bob lrswipkxteancd alice lra anyone lr']
 
 
 def test_no_lookup_right_means_nonexistent(pair):
@@ -364,7 +364,7 @@ def test_delete_drops_acl(pair):
     ok(bob, "D1", "DELETE Work")           # stays as \Noselect parent
     ok(bob, "C2", "CREATE Work")           # revived: no old ACL
     untagged, _ = ok(bob, "A1", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd"]
     no(alice, "S1", f'SELECT "{SHARED}"', "NONEXISTENT")
 
 
@@ -414,7 +414,7 @@ def test_acl_change_event_and_cli(pair):
     grant(bob, "lr")
     # the CLI sets, gets and deletes entries the same way
     r = server.cli("acl", "get", "bob", "Work")
-    assert r.stdout.split("\n")[0:2] == ["bob lrswipkxtea", "alice lr"], r.stdout
+    assert r.stdout.split("\n")[0:2] == ["bob lrswipkxtean", "alice lr"], r.stdout
     server.cli("acl", "set", "bob", "Work", "anyone", "lrs")
     untagged, _ = ok(alice, "M1", f'MYRIGHTS "{SHARED}"')
     assert untagged == [f'* MYRIGHTS "{SHARED}" lrs']
@@ -424,7 +424,7 @@ def test_acl_change_event_and_cli(pair):
     r = server.cli("acl", "get", "bob", "Nope", check=False)
     assert r.returncode != 0
     untagged, _ = ok(bob, "A1", "GETACL Work")
-    assert untagged == ["* ACL Work bob lrswipkxteacd alice lr"]
+    assert untagged == ["* ACL Work bob lrswipkxteancd alice lr"]
 
 
 def acl_events(server):
@@ -449,3 +449,113 @@ def test_acl_change_events(pair):
     # a refused change writes nothing
     bad(bob, "B1", "SETACL Work alice lrQ")
     assert len(acl_events(server)) == 3
+
+
+# ---- rights revoked while the mailbox is selected (docs/acl.md) ----
+
+def no_message_updates(untagged):
+    return [l for l in untagged
+            if re.match(r"\* \d+ (EXISTS|RECENT|EXPUNGE|FETCH)", l) or l.startswith("* VANISHED")]
+
+
+def test_revoked_read_stops_updates_and_commands(pair):
+    server, alice, bob = pair
+    grant(bob, "lrswite")
+    ok(alice, "S1", f'SELECT "{SHARED}"')
+    ok(bob, "B1", "SELECT Work")
+    # queued for alice before the revocation, never sent after it
+    assert append_message(bob, "Work", simple_message("before")).startswith("AP OK")
+    ok(bob, "G2", "SETACL Work alice -r")
+    assert append_message(bob, "Work", simple_message("after"), tag="AQ").startswith("AQ OK")
+    ok(bob, "B2", "STORE 1 +FLAGS (\\Flagged)")
+    ok(bob, "B3", "STORE 2 +FLAGS (\\Deleted)")
+    ok(bob, "B4", "EXPUNGE")
+    untagged, _ = ok(alice, "N1", "NOOP")
+    assert no_message_updates(untagged) == [], untagged
+    for i, cmd in enumerate(["FETCH 1 FLAGS", "UID FETCH 1:* FLAGS", "SEARCH ALL",
+                             "STORE 1 +FLAGS (\\Seen)", "EXPUNGE", "CHECK",
+                             "COPY 1 INBOX", "UID SEARCH ALL"]):
+        tagged = no(alice, f"R{i}", cmd, "NOPERM")
+        assert "revoked" in tagged
+    assert no_message_updates(alice.command("N2", "NOOP")[0]) == []
+    # giving 'r' back does not revive the old view: SELECT again
+    grant(bob, "lrswite", tag="G3")
+    no(alice, "R9", "FETCH 1 FLAGS", "NOPERM")
+    # CLOSE still leaves the mailbox, expunging nothing
+    untagged, _ = ok(alice, "C1", "CLOSE")
+    assert no_message_updates(untagged) == []
+    untagged, _ = ok(alice, "S2", f'SELECT "{SHARED}"')
+    assert "* 3 EXISTS" in untagged, untagged
+    untagged, _ = ok(alice, "F1", "FETCH 1 FLAGS")
+    assert any(l.startswith("* 1 FETCH") and "\\Flagged" in l for l in untagged), untagged
+    # without 'r' SELECT itself is refused
+    ok(bob, "G4", "SETACL Work alice lr")
+    ok(alice, "U1", "UNSELECT")
+    ok(bob, "G5", "SETACL Work alice l")
+    no(alice, "S3", f'SELECT "{SHARED}"', "NOPERM")
+
+
+def test_revoked_lookup_during_idle_sends_nothing(pair):
+    server, alice, bob = pair
+    grant(bob, "lr")
+    ok(alice, "S1", f'EXAMINE "{SHARED}"')
+    alice.send("I1 IDLE\r\n")
+    assert alice.readline().startswith("+")
+    # still allowed: the update arrives during IDLE
+    assert append_message(bob, "Work", simple_message("seen")).startswith("AP OK")
+    assert alice.readline(timeout=5) == "* 3 EXISTS"
+    ok(bob, "D1", "DELETEACL Work alice")
+    assert append_message(bob, "Work", simple_message("hidden"), tag="AQ").startswith("AQ OK")
+    ok(bob, "B1", "SELECT Work")
+    ok(bob, "B2", "STORE 1:* +FLAGS (\\Flagged)")
+    assert alice.expect_nothing(0.5)
+    alice.send("DONE\r\n")
+    untagged, tagged = alice.until_tagged("I1")
+    assert tagged.startswith("I1 OK") and no_message_updates(untagged) == [], untagged
+    no(alice, "F1", "FETCH 1:* FLAGS", "NOPERM")
+    no(alice, "F2", "UID SEARCH ALL", "NOPERM")
+    # the mailbox no longer exists for her, but UNSELECT works
+    ok(alice, "U1", "UNSELECT")
+    no(alice, "S2", f'SELECT "{SHARED}"', "NONEXISTENT")
+
+
+def test_other_rights_narrowed_while_selected(pair):
+    """Rights other than l and r are re-read at once on a selected
+    mailbox: losing 'e' stops EXPUNGE, losing 's' stops \\Seen."""
+    server, alice, bob = pair
+    grant(bob, "lrswite")
+    ok(alice, "S1", f'SELECT "{SHARED}"')
+    ok(alice, "T1", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    ok(bob, "G2", "SETACL Work alice -es")
+    no(alice, "E1", "EXPUNGE", "NOPERM")
+    ok(alice, "F1", "FETCH 2 BODY[]")
+    untagged, _ = ok(alice, "F2", "FETCH 2 FLAGS")
+    assert "\\Seen" not in untagged[0], untagged
+    # the other updates keep coming: 'l' and 'r' are still there
+    assert append_message(bob, "Work", simple_message("new")).startswith("AP OK")
+    untagged, _ = ok(alice, "N1", "NOOP")
+    assert "* 3 EXISTS" in untagged, untagged
+
+
+def test_n_right_in_acl_commands_and_cli(pair):
+    """RFC 5257 §4.10's "n" is a right like the others: SETACL, GETACL,
+    MYRIGHTS, LISTRIGHTS, the CLI; SELECT with it is READ-WRITE."""
+    server, alice, bob = pair
+    grant(bob, "lrn")
+    untagged, _ = ok(alice, "M1", f'MYRIGHTS "{SHARED}"')
+    assert untagged == [f'* MYRIGHTS "{SHARED}" lrn']
+    untagged, tagged = ok(alice, "S1", f'SELECT "{SHARED}"')
+    assert "[READ-WRITE]" in tagged, tagged
+    ok(alice, "U1", "UNSELECT")
+    ok(bob, "G2", "SETACL Work alice -n")
+    untagged, _ = ok(bob, "A1", "GETACL Work")
+    assert untagged == ["* ACL Work bob lrswipkxteancd alice lr"]
+    untagged, tagged = ok(alice, "S2", f'SELECT "{SHARED}"')
+    assert "[READ-ONLY]" in tagged, tagged
+    ok(bob, "G3", "SETACL Work anyone +n")
+    untagged, _ = ok(alice, "M2", f'MYRIGHTS "{SHARED}"')
+    assert untagged == [f'* MYRIGHTS "{SHARED}" lrn']
+    bad(bob, "B1", "SETACL Work alice lrN")
+    server.cli("acl", "set", "bob", "Work", "alice", "nlr")
+    r = server.cli("acl", "get", "bob", "Work")
+    assert r.stdout.split("\n")[0:3] == ["bob lrswipkxtean", "alice lrn", "anyone n"], r.stdout

@@ -287,8 +287,11 @@ def test_shared_mailbox_rights(server):
     # searching sees only what the user may see
     assert "* SEARCH" == ok(b, "I", 'SEARCH ANNOTATION /comment value "alice"')[0]
     assert "* SEARCH 1" == ok(b, "J", 'SEARCH ANNOTATION /comment value "bob"')[0]
+    # 'w' is not enough: .shared values need RFC 5257's "n" (§3.4)
     ok(a, "K", "SETACL INBOX bob lrw")
     ok(b, "L", 'SELECT "Other Users/alice/INBOX"')
+    no(b, "M0", 'STORE 1 ANNOTATION (/comment (value.shared "bob"))', "NOPERM")
+    ok(a, "K2", "SETACL INBOX bob lrwn")
     ok(b, "M", 'STORE 1 ANNOTATION (/comment (value.shared "bob"))')
     line = fetch_line(ok(a, "N", "FETCH 1 (ANNOTATION (/comment value.shared))"))
     assert line == '* 1 FETCH (ANNOTATION (/comment (value.shared "bob")))'
@@ -462,5 +465,55 @@ def test_copy_and_move_carry_annotations(server):
     ok(a, "K", "STORE 1:2 +FLAGS.SILENT (\\Deleted)")
     ok(a, "L", "EXPUNGE")
     assert annotation_rows(server) == rows - 4
+    a.close()
+    b.close()
+
+
+def append_annotated(c, tag, mailbox, annotation, msg):
+    """APPEND with an ANNOTATION list; returns the tagged line."""
+    c.send(f'{tag} APPEND "{mailbox}" ANNOTATION ({annotation}) {{{len(msg)}}}\r\n')
+    line = c.readline()
+    if line.startswith("+"):
+        c.send(msg + b"\r\n")
+        _, line = c.until_tagged(tag)
+    return line
+
+
+def test_shared_annotation_needs_n_right(server):
+    """RFC 5257 §3.4 with ACL: "r" reads both kinds and writes .priv,
+    "n" (not "w") writes .shared, by STORE and by APPEND alike."""
+    a = login(server)
+    setup_inbox(a, 1)
+    ok(a, "A", 'STORE 1 ANNOTATION (/comment (value.shared "orig"))')
+    ok(a, "B", "SETACL INBOX bob lrswi")
+    b = login(server, "bob", "bob-pw")
+    shared = "Other Users/alice/INBOX"
+    ok(b, "C", f'SELECT "{shared}"')
+    line = fetch_line(ok(b, "D", "FETCH 1 (ANNOTATION (/comment value.shared))"))
+    assert line == '* 1 FETCH (ANNOTATION (/comment (value.shared "orig")))'
+    ok(b, "E", 'STORE 1 ANNOTATION (/comment (value.priv "bob"))')
+    no(b, "F", 'STORE 1 ANNOTATION (/comment (value.shared "x"))', "NOPERM")
+    # one .shared item refuses the whole command
+    no(b, "G", 'STORE 1 ANNOTATION (/comment (value.priv "y" value.shared "x"))', "NOPERM")
+    msg = simple_message("n-right").encode()
+    line = append_annotated(b, "H", shared, '/comment (value.shared "x")', msg)
+    assert line.startswith("H NO [NOPERM]"), line
+    assert append_annotated(b, "I", shared, '/comment (value.priv "p")', msg).startswith("I OK")
+    line = fetch_line(ok(a, "J", "FETCH 1 (ANNOTATION (/comment value))"))
+    assert line == '* 1 FETCH (ANNOTATION (/comment (value.priv NIL value.shared "orig")))'
+    assert "(MESSAGES 2)" in ok(a, "K", "STATUS INBOX (MESSAGES)")[0]
+    # with "n" both work (the selected session sees the new right at once)
+    ok(a, "L", "SETACL INBOX bob +n")
+    ok(b, "M", 'STORE 1 ANNOTATION (/comment (value.shared "by bob"))')
+    line = append_annotated(b, "N", shared, '/comment (value.shared "new")', msg)
+    assert line.startswith("N OK"), line
+    ok(a, "O", "NOOP")
+    line = fetch_line(ok(a, "P", "FETCH 1 (ANNOTATION (/comment value.shared))"))
+    assert line == '* 1 FETCH (ANNOTATION (/comment (value.shared "by bob")))'
+    line = fetch_line(ok(a, "Q", "FETCH 3 (ANNOTATION (/comment value.shared))"))
+    assert line == '* 3 FETCH (ANNOTATION (/comment (value.shared "new")))'
+    # "n" alone (without "r") reads nothing: no SELECT
+    ok(a, "R", "SETACL INBOX bob ln")
+    no(b, "S", f'EXAMINE "{shared}"', "NOPERM")
     a.close()
     b.close()

@@ -10,7 +10,7 @@ import pytest
 from notify_util import append, deliver, notify, notify_server, ok, session, wait_for
 
 MSG = "(MessageNew MessageExpunge)"
-ADMIN = "* ACL {t} alice lrswipkxteacd bob "
+ADMIN = "* ACL {t} alice lrswipkxteancd bob "
 
 
 class Cell:

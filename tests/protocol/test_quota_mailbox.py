@@ -263,3 +263,26 @@ def test_events(server_factory):
     assert "vnd.tidings.maxMailboxes" not in evs[0][1]
     root.close()
     c.close()
+
+
+def test_create_in_shared_mailbox_counts_for_owner(server):
+    """A mailbox created under another user's shared mailbox (RFC 4314 'k')
+    is the owner's, under the owner's quota root: the owner's MAILBOX limit
+    refuses it."""
+    bob = server.raw()
+    bob.login("bob", "bob-pw")
+    ok(bob, "A", "CREATE Work")
+    ok(bob, "B", "SETACL Work alice lrk")
+    server.cli("quota", "set", "bob", "--mailboxes", str(DEFAULTS + 2))
+    alice = server.raw()
+    alice.login("alice", "secret-pw")
+    ok(alice, "C", 'CREATE "Other Users/bob/Work/Sub"')
+    assert ok(bob, "Q", 'GETQUOTA ""') == [f'* QUOTA "" (MAILBOX {DEFAULTS + 2} {DEFAULTS + 2})']
+    refused(alice, "D", 'CREATE "Other Users/bob/Work/Sub2"')
+    # alice's own count is untouched
+    ok(alice, "E", "CREATE Mine")
+    assert ok(alice, "R", 'GETQUOTAROOT "Other Users/bob/Work"') == \
+        ['* QUOTAROOT "Other Users/bob/Work" #user/bob',
+         f'* QUOTA #user/bob (MAILBOX {DEFAULTS + 2} {DEFAULTS + 2})']
+    alice.close()
+    bob.close()
