@@ -1249,6 +1249,10 @@ static void hub_dispatch(struct imap_notify *n, struct notify_event_info *info)
 	if (n->last_seq == info->ev->seq || n->s->conn == NULL || n->s->closing)
 		return;
 	n->last_seq = info->ev->seq;
+	/* Names go out in this session's form (RFC 6855 §3, RFC 9051 §5.1),
+	 * not in that of the command that caused the event. */
+	bool names_utf8 = imap_mailbox_names_utf8();
+	imap_mailbox_names_utf8_set(imap_utf8_enabled(n->s));
 	switch (info->kind) {
 	case KIND_NEW:
 	case KIND_EXPUNGE:
@@ -1272,6 +1276,7 @@ static void hub_dispatch(struct imap_notify *n, struct notify_event_info *info)
 		notify_mailbox_event(n, info);
 		break;
 	}
+	imap_mailbox_names_utf8_set(names_utf8);
 	/* n may be gone now (NOTIFICATIONOVERFLOW) */
 }
 

@@ -660,8 +660,9 @@ static void server_on_event(const struct store_outbox_event *ev, void *ctx)
 
 void imap_server_changed(struct imap_server *srv)
 {
-	/* The pump writes to other sessions: they get the rev1 form of
-	 * mailbox names, whatever the running command's session uses. */
+	/* The pump writes to other sessions: not in the running command's
+	 * form of mailbox names (the NOTIFY hub sets each receiving
+	 * session's own, imap-notify.c hub_dispatch). */
 	bool utf8 = imap_mailbox_names_utf8();
 	imap_mailbox_names_utf8_set(false);
 	event_pump_run(srv->pump);

@@ -69,7 +69,7 @@ void net_conn_set_sndbuf(size_t bytes)
 static struct net_conn flush_head = {
 	.flush_next = &flush_head, .flush_prev = &flush_head,
 };
-static struct event *flush_ev;
+static struct event *flush_ev;  /* on the one loop of tidingsd, made on first use */
 static bool flush_scheduled;
 
 static void conn_flush_unlink(struct net_conn *conn)

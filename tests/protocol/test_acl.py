@@ -559,3 +559,27 @@ def test_n_right_in_acl_commands_and_cli(pair):
     server.cli("acl", "set", "bob", "Work", "alice", "nlr")
     r = server.cli("acl", "get", "bob", "Work")
     assert r.stdout.split("\n")[0:3] == ["bob lrswipkxtean", "alice lrn", "anyone n"], r.stdout
+
+
+def test_revoked_view_gets_no_notify_selected_events(pair):
+    """NOTIFY SELECTED (RFC 5465 §6.1) pushes message events at once;
+    once 'r' is gone none of them, nor AnnotationChange, reach alice."""
+    server, alice, bob = pair
+    grant(bob, "lrsw")
+    ok(alice, "S1", f'SELECT "{SHARED}"')
+    ok(alice, "N1", "NOTIFY SET (selected (MessageNew (UID) MessageExpunge "
+                    "FlagChange AnnotationChange))")
+    assert append_message(bob, "Work", simple_message("pushed")).startswith("AP OK")
+    assert alice.readline(timeout=5) == "* 3 EXISTS"
+    assert alice.readline(timeout=5).startswith("* 3 FETCH (UID 3")
+    ok(alice, "N1B", "NOOP")   # whatever else came before the change
+    ok(bob, "G2", "SETACL Work alice -r")
+    assert append_message(bob, "Work", simple_message("hidden"), tag="AQ").startswith("AQ OK")
+    ok(bob, "B1", "SELECT Work")
+    ok(bob, "B2", "STORE 1 +FLAGS (\\Flagged)")
+    ok(bob, "B3", 'STORE 1 ANNOTATION (/comment (value.shared "secret"))')
+    ok(bob, "B4", "STORE 2 +FLAGS.SILENT (\\Deleted)")
+    ok(bob, "B5", "EXPUNGE")
+    assert alice.expect_nothing(0.5)
+    untagged, _ = ok(alice, "N2", "NOOP")
+    assert no_message_updates(untagged) == [], untagged

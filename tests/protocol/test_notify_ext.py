@@ -419,7 +419,7 @@ def test_annotation_private_of_other_user_invisible(nsrv):
     a = session(nsrv)
     ok(a, "C1", "CREATE Shared")
     append(a, "Shared", tag="A1")
-    share(a, "lrsw")
+    share(a, "lrswn")  # n: .shared annotations (RFC 5257 §3.4)
     ok(a, "E1", "ENABLE CONDSTORE")
     notify(a, f"SET (personal {ANN_EVENTS})")
     b = bob(nsrv)
