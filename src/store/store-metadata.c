@@ -309,7 +309,7 @@ static int metadata_set_txn(struct store *store, const struct store_actor *actor
 			    const struct store_metadata_item *items, size_t count,
 			    size_t max_entries, struct store_error *err)
 {
-	int64_t user_before, server_before, user_after, server_after;
+	int64_t user_before = 0, server_before = 0, user_after = 0, server_after = 0;
 	struct strbuf owner = STRBUF_INIT;
 	sqlite3_stmt *sel = NULL, *put = NULL, *del = NULL;
 	int ret = -1;
