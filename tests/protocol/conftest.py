@@ -267,7 +267,13 @@ def server_factory():
     yield make
     for srv in servers:
         if srv.proc is not None:
+            died = srv.proc.poll()
+            if died is not None:
+                print(f"tidingsd had exited with {died} before the test ended")
             srv.stop(expect_code=None)
+        # shown by pytest only when the test failed: the server's side
+        print("---- tidingsd log (last 4000 characters) ----")
+        print(srv.log()[-4000:])
         srv.check_sanitizers()
     for d in dirs:
         subprocess.run(["rm", "-rf", d])
