@@ -5,108 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int cte_base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* RFC 2045 §6.8: characters outside the alphabet are ignored; '=' ends
- * a quantum.  Leftover bits of a truncated quantum are dropped. */
-static void cte_base64_decode(const char *in, size_t len, struct strbuf *out)
-{
-	uint32_t acc = 0;
-	unsigned int bits = 0;
-
-	strbuf_grow(out, len / 4 * 3 + 3);
-	for (size_t i = 0; i < len; i++) {
-		int v = cte_base64_value((unsigned char)in[i]);
-		if (v < 0) {
-			if (in[i] == '=') {
-				acc = 0;
-				bits = 0;
-			}
-			continue;
-		}
-		acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			strbuf_appendc(out, (char)((acc >> bits) & 0xff));
-		}
-	}
-}
-
-static int cte_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static bool cte_is_line_end(const char *in, size_t len, size_t j)
-{
-	return j == len || in[j] == '\n' ||
-	       (in[j] == '\r' && j + 1 < len && in[j + 1] == '\n');
-}
-
-/* RFC 2045 §6.7: "=XX", soft line breaks "=" CRLF (whitespace before the
- * CRLF allowed), and trailing whitespace on a line is transport padding
- * to delete.  A "=" not followed by either is kept as it is (note 2). */
-static void cte_qp_decode(const char *in, size_t len, struct strbuf *out)
-{
-	size_t i = 0;
-
-	strbuf_grow(out, len);
-	while (i < len) {
-		char c = in[i];
-		if (c == '=') {
-			int hi = i + 1 < len ? cte_hex_value(in[i + 1]) : -1;
-			int lo = i + 2 < len ? cte_hex_value(in[i + 2]) : -1;
-			if (hi >= 0 && lo >= 0) {
-				strbuf_appendc(out, (char)(hi * 16 + lo));
-				i += 3;
-				continue;
-			}
-			size_t j = i + 1;
-			while (j < len && (in[j] == ' ' || in[j] == '\t'))
-				j++;
-			if (cte_is_line_end(in, len, j)) {
-				if (j < len)
-					j += in[j] == '\r' ? 2 : 1;
-				i = j;
-				continue;
-			}
-			strbuf_appendc(out, '=');
-			i++;
-			continue;
-		}
-		if (c == ' ' || c == '\t') {
-			size_t j = i;
-			while (j < len && (in[j] == ' ' || in[j] == '\t'))
-				j++;
-			if (!cte_is_line_end(in, len, j))
-				strbuf_append(out, in + i, j - i);
-			i = j;
-			continue;
-		}
-		strbuf_appendc(out, c);
-		i++;
-	}
-}
+#include "mime/mime.h"
 
 /* Bare CR and bare LF of out[from..] become CRLF. */
 static void cte_crlf_normalise(struct strbuf *out, size_t from)
@@ -152,9 +51,9 @@ int imap_cte_decode(const char *encoding, const char *in, size_t len,
 	    strcasecmp(encoding, "binary") == 0)
 		strbuf_append(out, in, len);
 	else if (strcasecmp(encoding, "base64") == 0)
-		cte_base64_decode(in, len, out);
+		mime_base64_decode(in, len, out);
 	else if (strcasecmp(encoding, "quoted-printable") == 0)
-		cte_qp_decode(in, len, out);
+		mime_qp_decode(in, len, out);
 	else
 		return IMAP_CTE_UNKNOWN;
 	if (text)

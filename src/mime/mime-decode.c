@@ -194,7 +194,7 @@ static int base64_value(unsigned char c)
 
 /* Lenient: bytes outside the alphabet are skipped, and padding ends a
  * quantum without ending the data (concatenated base64 is seen). */
-static void base64_decode(const char *in, size_t len, struct strbuf *out)
+void mime_base64_decode(const char *in, size_t len, struct strbuf *out)
 {
 	uint32_t acc = 0;
 	unsigned int bits = 0;
@@ -231,7 +231,7 @@ static int hex_value(char c)
 
 /* RFC 2045 §6.7, leniently: lowercase hex is accepted, a bad "=" is kept
  * literally, and trailing whitespace (added in transport) is dropped. */
-static void qp_decode(const char *in, size_t len, struct strbuf *out)
+void mime_qp_decode(const char *in, size_t len, struct strbuf *out)
 {
 	size_t i = 0;
 
@@ -424,7 +424,7 @@ void mime_decode_words(const char *in, size_t len, struct strbuf *out)
 		pw.charset = w.charset;
 		pw.charset_len = w.charset_len;
 		if (w.encoding == 'B')
-			base64_decode(w.text, w.text_len, &pw.bytes);
+			mime_base64_decode(w.text, w.text_len, &pw.bytes);
 		else
 			q_word_decode(w.text, w.text_len, &pw.bytes);
 		i = w.end;
@@ -447,11 +447,11 @@ static void part_text_append(const struct mime_message *msg,
 	const char *enc = part->encoding;
 
 	if (enc != NULL && strcmp(enc, "base64") == 0) {
-		base64_decode(body, len, &decoded);
+		mime_base64_decode(body, len, &decoded);
 		body = strbuf_str(&decoded);
 		len = decoded.len;
 	} else if (enc != NULL && strcmp(enc, "quoted-printable") == 0) {
-		qp_decode(body, len, &decoded);
+		mime_qp_decode(body, len, &decoded);
 		body = strbuf_str(&decoded);
 		len = decoded.len;
 	}

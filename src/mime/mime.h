@@ -130,6 +130,12 @@ void mime_headers_decoded(const struct mime_message *msg,
  * UTF-8 with iconv; undecodable bytes replaced), for SEARCH BODY/TEXT. */
 void mime_body_text(const struct mime_message *msg, struct strbuf *out);
 
+/* Content-transfer decoding (RFC 2045 §6.7, §6.8), lenient: base64 skips
+ * bytes outside its alphabet; quoted-printable keeps a bad "=" and drops
+ * transport padding and soft line breaks.  Appends to out. */
+void mime_base64_decode(const char *in, size_t len, struct strbuf *out);
+void mime_qp_decode(const char *in, size_t len, struct strbuf *out);
+
 /* RFC 2047 decoding of one header value to UTF-8. */
 void mime_decode_words(const char *in, size_t len, struct strbuf *out);
 
